@@ -1,0 +1,325 @@
+"""``RetrofitClassifier``: an ART ``PyTorchClassifier`` whose ReLUs were swapped for an
+activation defence, with the gradient modes an honest evaluation needs.
+
+Gradient modes (``gradient=``):
+
+* ``"exact"``: the true derivative of the defence (``1[x > kappa]`` for JumpReLU);
+* ``"bpda"``: straight-through / BPDA: forward with the defence, backward with the
+  replaced ReLU's derivative (the adaptive attack against gradient masking);
+* ``"eot"``: expectation over transformation: every gradient is the mean over
+  ``eot_samples`` forward/backward passes (for the randomized JumpReLU).
+
+Gray-box mode (``grad_params={"kappa": 0.0}``): predictions use the activation's
+parameters, every differentiated forward pass uses ``grad_params`` (the JumpReLU paper's
+Appendix A: attack crafted with one kappa, evaluated with another). Because the modes live
+in the activation modules themselves, they also apply to code that differentiates
+``classifier.model`` directly (ART's APGD builds its own classifier around it); EOT
+averaging is done here and by our attacks, which read ``eot_samples``.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from art.estimators.classification import PyTorchClassifier
+from torch import nn
+
+from art_activation_defenses.activations.modules import RandomizedJumpReLU, RetrofitActivation
+from art_activation_defenses.activations.registry import activation_class
+from art_activation_defenses.activations.retrofit import Retrofit, Site, retrofit
+
+__all__ = ["RetrofitClassifier", "GradientMode", "check_input"]
+
+GradientMode = Literal["exact", "bpda", "eot"]
+_GRADIENT_MODES = ("exact", "bpda", "eot")
+
+
+def check_input(
+    x: np.ndarray | torch.Tensor,
+    input_shape: Sequence[int],
+    clip_values: tuple[Any, Any] | None,
+    *,
+    name: str = "x",
+) -> np.ndarray | torch.Tensor:
+    """Validate a batch for an estimator: shape, dtype, finiteness, emptiness, clip range.
+
+    Floating numpy input is returned as float32 (a copy only when the dtype differs);
+    tensors are returned as they are.
+
+    :raises ValueError: naming ``name`` and what is wrong with it.
+    """
+    if isinstance(x, torch.Tensor):
+        if not x.is_floating_point():
+            raise ValueError(f"`{name}` must be a floating-point tensor, got dtype {x.dtype}.")
+        shape = tuple(x.shape)
+        finite = bool(torch.isfinite(x).all())
+        lo_val, hi_val = (float(x.min()), float(x.max())) if x.numel() else (0.0, 0.0)
+    else:
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.floating):
+            raise ValueError(
+                f"`{name}` must be a floating-point array (float32, scaled to clip_values), got dtype {x.dtype}."
+            )
+        if x.dtype != np.float32:
+            x = x.astype(np.float32)
+        shape = x.shape
+        finite = bool(np.isfinite(x).all())
+        lo_val, hi_val = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
+    if len(shape) == 0 or shape[0] == 0:
+        raise ValueError(f"`{name}` is an empty batch (shape {shape}).")
+    if tuple(shape[1:]) != tuple(input_shape):
+        raise ValueError(f"`{name}` has shape {shape}; expected (n, {', '.join(map(str, input_shape))}).")
+    if not finite:
+        raise ValueError(f"`{name}` contains NaN or infinite values.")
+    if clip_values is not None:
+        lo, hi = np.min(clip_values[0]), np.max(clip_values[1])
+        tol = 1e-5 * float(hi - lo) + 1e-6
+        if lo_val < lo - tol or hi_val > hi + tol:
+            raise ValueError(
+                f"`{name}` has values in [{lo_val:.4g}, {hi_val:.4g}], outside clip_values ({lo:g}, {hi:g})."
+            )
+    return x
+
+
+class RetrofitClassifier(PyTorchClassifier):
+    """A ``PyTorchClassifier`` whose ReLUs are replaced by an activation defence.
+
+    | Paper link (JumpReLU): https://arxiv.org/abs/1904.03750
+
+    >>> clf = RetrofitClassifier(model, nn.CrossEntropyLoss(), (1, 28, 28), 10,
+    ...                          activation="jumprelu", kappa=1.0, clip_values=(0.0, 1.0))
+    >>> clf.set_params(kappa=0.5)
+
+    :param model: The trained ``nn.Module`` (deep-copied unless ``copy=False``).
+    :param loss: Loss for gradients and training (default ``nn.CrossEntropyLoss()``).
+    :param input_shape: Shape of one input, e.g. ``(1, 28, 28)``.
+    :param nb_classes: Number of classes.
+    :param activation: Registry name (``"jumprelu"``, ``"randomized-jumprelu"``, ``"brelu"``,
+        ``"capped"``, ``"srelu"``).
+    :param layers: ReLU sites to replace (names or indices, see ``relu_sites``); default all.
+    :param gradient: ``"exact"``, ``"bpda"`` or ``"eot"``.
+    :param eot_samples: Number of draws averaged per gradient in ``"eot"`` mode (default 10).
+    :param grad_params: Gray-box activation parameters used for gradients, e.g. ``{"kappa": 0.0}``.
+    :param include_relu6: Also replace ``ReLU6`` sites.
+    :param copy: Retrofit a deep copy of ``model`` (default True).
+    :param seed: Seed of the ``torch.Generator`` used by randomized activations.
+    :param activation_params: The activation's parameters, e.g. ``kappa=1.0``, ``t=1.0``,
+        ``beta=0.1``, ``alpha=10.0``, ``low=0.6``.
+    Other parameters are ART's ``PyTorchClassifier`` ones.
+    """
+
+    estimator_params = PyTorchClassifier.estimator_params + ["activation", "gradient", "eot_samples", "grad_params"]
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss: nn.Module | None = None,
+        input_shape: tuple[int, ...] | None = None,
+        nb_classes: int | None = None,
+        *,
+        activation: str = "jumprelu",
+        layers: Sequence[str | int] | str | int | None = None,
+        gradient: GradientMode = "exact",
+        eot_samples: int = 10,
+        grad_params: Mapping[str, float] | None = None,
+        include_relu6: bool = False,
+        copy: bool = True,
+        seed: int | None = None,
+        optimizer: torch.optim.Optimizer | None = None,
+        channels_first: bool = True,
+        clip_values: tuple[Any, Any] | None = None,
+        preprocessing_defences: Any = None,
+        postprocessing_defences: Any = None,
+        preprocessing: Any = (0.0, 1.0),
+        device_type: str = "gpu",
+        **activation_params: float,
+    ) -> None:
+        if input_shape is None:
+            raise ValueError("`input_shape` is required, e.g. input_shape=(1, 28, 28).")
+        if nb_classes is None or int(nb_classes) < 2:
+            raise ValueError(f"`nb_classes` must be an integer >= 2, got {nb_classes!r}.")
+        cls = activation_class(activation)
+        unknown = sorted(set(activation_params) - set(cls.param_names))
+        if unknown:
+            raise ValueError(
+                f"Unknown parameter(s) {unknown} for activation {activation!r}; expected some of {cls.param_names} "
+                "or a PyTorchClassifier argument."
+            )
+        extra: dict[str, Any] = {}
+        if issubclass(cls, RandomizedJumpReLU):
+            extra["generator"] = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+        self._activation = activation
+        self._retrofit: Retrofit = retrofit(
+            model, activation, layers=layers, copy=copy, include_relu6=include_relu6, **activation_params, **extra
+        )
+        super().__init__(
+            model=self._retrofit.model,
+            loss=loss if loss is not None else nn.CrossEntropyLoss(),
+            input_shape=tuple(input_shape),
+            nb_classes=int(nb_classes),
+            optimizer=optimizer,
+            channels_first=channels_first,
+            clip_values=clip_values,
+            preprocessing_defences=preprocessing_defences,
+            postprocessing_defences=postprocessing_defences,
+            preprocessing=preprocessing,
+            device_type=device_type,
+        )
+        self._gradient: GradientMode = "exact"
+        self._eot_samples = 10
+        self._grad_params: dict[str, float] = {}
+        self.set_params(gradient=gradient, eot_samples=eot_samples, grad_params=grad_params or {})
+
+    # -- construction from an ART classifier -------------------------------------------
+    @classmethod
+    def from_classifier(cls, classifier: PyTorchClassifier, activation: str = "jumprelu", **params: Any) -> RetrofitClassifier:
+        """Retrofit an existing ART ``PyTorchClassifier``, keeping its loss, clip values,
+        preprocessing, defences, device and (re-bound) optimizer type. The original
+        classifier and its model are left unchanged.
+
+        :param classifier: The ART classifier to retrofit.
+        :param activation: Registry name of the activation defence.
+        :param params: ``RetrofitClassifier`` keywords (``kappa=``, ``gradient=``, ...).
+        """
+        if not isinstance(classifier, PyTorchClassifier):
+            raise ValueError(f"`classifier` must be an ART PyTorchClassifier, got {type(classifier).__name__}.")
+        params.setdefault("copy", True)
+        new = cls(
+            classifier.model,
+            classifier.loss,
+            classifier.input_shape,
+            classifier.nb_classes,
+            activation=activation,
+            channels_first=classifier.channels_first,
+            clip_values=classifier.clip_values,
+            preprocessing_defences=classifier.preprocessing_defences,
+            postprocessing_defences=classifier.postprocessing_defences,
+            preprocessing=classifier.preprocessing,
+            device_type="cpu" if classifier.device.type == "cpu" else "gpu",
+            **params,
+        )
+        optimizer = classifier.optimizer
+        if optimizer is not None:  # bind a fresh optimizer of the same type to the new parameters
+            new._optimizer = type(optimizer)(new.model.parameters(), **optimizer.defaults)
+        return new
+
+    # -- parameters ---------------------------------------------------------------------
+    @property
+    def activation(self) -> str:
+        """Registry name of the activation defence."""
+        return self._activation
+
+    @property
+    def gradient(self) -> GradientMode:
+        """Gradient mode: ``"exact"``, ``"bpda"`` or ``"eot"``."""
+        return self._gradient
+
+    @property
+    def eot_samples(self) -> int:
+        """Draws averaged per gradient in ``"eot"`` mode (1 otherwise)."""
+        return self._eot_samples if self._gradient == "eot" else 1
+
+    @property
+    def grad_params(self) -> dict[str, float]:
+        """Gray-box parameters used for gradients (empty: white-box)."""
+        return dict(self._grad_params)
+
+    @property
+    def sites(self) -> list[Site]:
+        """The ReLU sites that were replaced."""
+        return list(self._retrofit.sites)
+
+    @property
+    def activation_modules(self) -> list[RetrofitActivation]:
+        """The installed activation modules."""
+        return self._retrofit.activations()
+
+    @property
+    def activation_params(self) -> dict[str, float]:
+        """The activation's current parameters, e.g. ``{"kappa": 1.0}``."""
+        return self.activation_modules[0].get_params()
+
+    @property
+    def is_randomized(self) -> bool:
+        """Whether predictions are random (randomized activation)."""
+        return any(isinstance(m, RandomizedJumpReLU) for m in self.activation_modules)
+
+    def get_params(self) -> dict[str, Any]:
+        params = super().get_params()
+        params.update(self.activation_params)
+        return params
+
+    def set_params(self, **kwargs: Any) -> None:
+        """Set ART parameters and activation parameters (``kappa=...``) together.
+
+        Everything is validated before anything changes.
+        """
+        names = activation_class(self._activation).param_names
+        act = {k: kwargs.pop(k) for k in list(kwargs) if k in names}
+        gradient = kwargs.pop("gradient", self._gradient)
+        eot = kwargs.pop("eot_samples", self._eot_samples)
+        grad_params = dict(kwargs.pop("grad_params", self._grad_params) or {})
+        kwargs.pop("activation", None)  # fixed at construction; get_params round-trips it
+        if gradient not in _GRADIENT_MODES:
+            raise ValueError(f"`gradient` must be one of {_GRADIENT_MODES}, got {gradient!r}.")
+        if isinstance(eot, bool) or not isinstance(eot, (int, np.integer)) or eot < 1:
+            raise ValueError(f"`eot_samples` must be a positive integer, got {eot!r}.")
+        probe = copy.deepcopy(self.activation_modules[0])
+        probe.set_params(**act)  # validates values and names
+        probe.grad_params = grad_params  # validates gray-box names and values
+        if gradient == "eot" and not self.is_randomized:
+            warnings.warn(
+                f"gradient='eot' on a deterministic activation ({self._activation!r}) averages identical gradients.",
+                stacklevel=2,
+            )
+        if kwargs:
+            super().set_params(**kwargs)
+        self._retrofit.set_params(**act)
+        self._gradient, self._eot_samples, self._grad_params = gradient, int(eot), grad_params
+        for module in self.activation_modules:
+            module.grad_mode = "bpda" if gradient == "bpda" else "exact"
+            module.grad_params = grad_params
+
+    # -- validated entry points ---------------------------------------------------------
+    def _check(self, x: Any, y: Any = None) -> Any:
+        x = check_input(x, self.input_shape, self.clip_values)
+        if y is not None and len(y) != len(x):
+            raise ValueError(f"`y` has {len(y)} entries for {len(x)} samples in `x`.")
+        return x
+
+    def predict(self, x: np.ndarray, batch_size: int = 128, training_mode: bool = False, **kwargs: Any) -> np.ndarray:
+        """ART ``predict`` with input validation (NaN, shape, dtype, clip range, empty)."""
+        return super().predict(self._check(x), batch_size=batch_size, training_mode=training_mode, **kwargs)
+
+    def loss_gradient(self, x: Any, y: Any, training_mode: bool = False, **kwargs: Any) -> Any:
+        """Gradient of the loss in the configured gradient mode (EOT: mean over draws)."""
+        x = self._check(x, y)
+        total = None
+        for _ in range(self.eot_samples):
+            grad = super().loss_gradient(x, y, training_mode=training_mode, **kwargs)
+            total = grad if total is None else total + grad
+        return total / self.eot_samples if self.eot_samples > 1 else total
+
+    def class_gradient(self, x: Any, label: Any = None, training_mode: bool = False, **kwargs: Any) -> Any:
+        """Class gradients in the configured gradient mode (EOT: mean over draws)."""
+        x = self._check(x)
+        total = None
+        for _ in range(self.eot_samples):
+            grad = super().class_gradient(x, label=label, training_mode=training_mode, **kwargs)
+            total = grad if total is None else total + grad
+        return total / self.eot_samples if self.eot_samples > 1 else total
+
+    def compute_loss(self, x: Any, y: Any, reduction: str = "none", **kwargs: Any) -> Any:
+        return super().compute_loss(self._check(x, y), y, reduction=reduction, **kwargs)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(activation={self._activation!r}, params={self.activation_params}, "
+            f"gradient={self._gradient!r}, grad_params={self._grad_params}, sites={len(self._retrofit.sites)}, "
+            f"input_shape={self.input_shape}, nb_classes={self.nb_classes}, clip_values={self.clip_values})"
+        )
