@@ -45,11 +45,14 @@ def check_input(
     clip_values: tuple[Any, Any] | None,
     *,
     name: str = "x",
+    clip_tolerance: float = 0.5,
 ) -> np.ndarray | torch.Tensor:
     """Validate a batch for an estimator: shape, dtype, finiteness, emptiness, clip range.
 
     Floating numpy input is returned as float32 (a copy only when the dtype differs);
-    tensors are returned as they are.
+    tensors are returned as they are. Values may leave ``clip_values`` by at most
+    ``clip_tolerance`` times the range width: some ART attacks (VAT's finite differences)
+    probe just outside the box, while data on the wrong scale is far outside it.
 
     :raises ValueError: naming ``name`` and what is wrong with it.
     """
@@ -78,7 +81,9 @@ def check_input(
         raise ValueError(f"`{name}` contains NaN or infinite values.")
     if clip_values is not None:
         lo, hi = np.min(clip_values[0]), np.max(clip_values[1])
-        tol = 1e-5 * float(hi - lo) + 1e-6
+        # Catches data on the wrong scale (0-255 images, [-1, 1] normalisation) while letting
+        # ART's finite-difference probes (VAT steps up to ~xi outside the box) through.
+        tol = clip_tolerance * float(hi - lo)
         if lo_val < lo - tol or hi_val > hi + tol:
             raise ValueError(
                 f"`{name}` has values in [{lo_val:.4g}, {hi_val:.4g}], outside clip_values ({lo:g}, {hi:g})."
