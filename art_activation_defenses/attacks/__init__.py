@@ -1,0 +1,15 @@
+"""Evasion attacks ART lacks, as ART ``EvasionAttack`` subclasses on PyTorch classifiers.
+
+Batched DeepFool (L2, L∞), the trust-region attack (L2, L∞), R+FGSM, StepLL (single-step
+and iterative least-likely class) and zero-gradient PGD. numpy at the edges, torch inside
+(see :mod:`art_activation_defenses.attacks._torch`).
+"""
+
+from __future__ import annotations
+
+from art_activation_defenses.attacks.deepfool import DeepFool, DeepFoolL2, DeepFoolLinf
+from art_activation_defenses.attacks.rfgsm import RFGSM, StepLL
+from art_activation_defenses.attacks.trust_region import TrustRegion
+from art_activation_defenses.attacks.zero_gradient_pgd import ZeroGradientPGD
+
+__all__ = ["DeepFool", "DeepFoolL2", "DeepFoolLinf", "RFGSM", "StepLL", "TrustRegion", "ZeroGradientPGD"]

@@ -1,0 +1,395 @@
+"""Shared torch plumbing of the attacks: numpy at the edges, tensors inside.
+
+Every attack of this package talks to its ART estimator through :class:`TorchView`:
+
+* one numpy → torch conversion per batch (:meth:`TorchView.tensor`) and one back
+  (:meth:`TorchView.numpy`);
+* the estimator's framework preprocessing (``_apply_preprocessing(..., no_grad=False)``)
+  followed by ``estimator.model`` in eval mode, with the caller's ``training`` flags put back
+  afterwards (:meth:`TorchView.eval_mode`);
+* gradients with ``torch.autograd`` of scalars built from the logits.  Activation modules
+  of a retrofitted model implement their own gradient modes (``"exact"``, ``"bpda"``) in
+  their autograd functions, so those modes are honoured.  When the estimator has an integer
+  attribute ``eot_samples > 1`` (expectation over transformation), logits and gradients
+  are averaged over that many forward/backward passes.
+
+Gray-box estimators (a non-empty ``grad_params`` attribute, as ``RetrofitClassifier`` has)
+differentiate with other activation parameters than they predict with; the view then takes
+the decision logits from an extra no-grad forward pass, so stopping rules follow the
+predicting model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from art.estimators.classification.classifier import ClassifierMixin
+from art.estimators.estimator import BaseEstimator, LossGradientsMixin
+from art.estimators.pytorch import PyTorchEstimator
+
+#: The ART estimator requirements shared by all attacks of this package.
+TORCH_CLASSIFIER_REQUIREMENTS: tuple[Any, ...] = (
+    BaseEstimator,
+    LossGradientsMixin,
+    ClassifierMixin,
+    PyTorchEstimator,
+)
+
+
+# ---------------------------------------------------------------------------------- norms
+class Geometry:
+    """Norm-specific pieces of the attacks: a norm, its dual and the steepest step."""
+
+    p: float = math.nan
+
+    def norm(self, v: torch.Tensor) -> torch.Tensor:
+        """Norm over the last axis of flattened vectors ``(..., D)``."""
+        raise NotImplementedError
+
+    def dual_norm(self, w: torch.Tensor) -> torch.Tensor:
+        """Dual norm over the last axis of flattened vectors ``(..., D)``."""
+        raise NotImplementedError
+
+    def step(self, w: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
+        """The step of norm ``length`` (shape ``(B,)``) that increases ``w · step`` most."""
+        raise NotImplementedError
+
+    def project(self, delta: torch.Tensor, eps: float) -> torch.Tensor:
+        """Project flattened perturbations ``(B, D)`` onto the ball of radius ``eps``."""
+        raise NotImplementedError
+
+
+class L2Geometry(Geometry):
+    """Euclidean geometry (self-dual)."""
+
+    p = 2.0
+
+    def norm(self, v: torch.Tensor) -> torch.Tensor:
+        return torch.linalg.vector_norm(v, ord=2, dim=-1)
+
+    def dual_norm(self, w: torch.Tensor) -> torch.Tensor:
+        return torch.linalg.vector_norm(w, ord=2, dim=-1)
+
+    def step(self, w: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
+        scale = length / self.dual_norm(w).clamp_min(1e-30)
+        return w * scale.unsqueeze(-1)
+
+    def project(self, delta: torch.Tensor, eps: float) -> torch.Tensor:
+        n = self.norm(delta).clamp_min(1e-30)
+        return delta * (eps / n).clamp(max=1.0).unsqueeze(-1)
+
+
+class LinfGeometry(Geometry):
+    """Max-norm geometry (dual: L1)."""
+
+    p = math.inf
+
+    def norm(self, v: torch.Tensor) -> torch.Tensor:
+        return v.abs().amax(dim=-1)
+
+    def dual_norm(self, w: torch.Tensor) -> torch.Tensor:
+        return w.abs().sum(dim=-1)
+
+    def step(self, w: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
+        return torch.sign(w) * length.unsqueeze(-1)
+
+    def project(self, delta: torch.Tensor, eps: float) -> torch.Tensor:
+        return delta.clamp(-eps, eps)
+
+
+def parse_norm(norm: Any, allowed: tuple[float, ...] = (2.0, math.inf)) -> float:
+    """Return ``norm`` as a float (``2.0`` or ``inf``); ``ValueError`` naming it otherwise."""
+    value: float
+    if isinstance(norm, str):
+        if norm.lower() not in ("inf", "2"):
+            raise ValueError(f"norm must be one of {allowed} (or 'inf'), got {norm!r}.")
+        value = math.inf if norm.lower() == "inf" else 2.0
+    elif isinstance(norm, (int, float, np.integer, np.floating)) and not isinstance(norm, bool):
+        value = float(norm)
+    else:
+        raise ValueError(f"norm must be one of {allowed} (or 'inf'), got {norm!r}.")
+    if value not in allowed:
+        raise ValueError(f"norm must be one of {allowed} (or 'inf'), got {norm!r}.")
+    return value
+
+
+def geometry(norm: float) -> Geometry:
+    """The :class:`Geometry` of a parsed norm."""
+    return LinfGeometry() if math.isinf(norm) else L2Geometry()
+
+
+# ------------------------------------------------------------------------ parameter checks
+def check_positive_int(name: str, value: Any, *, minimum: int = 1) -> None:
+    """Raise ``ValueError`` unless ``value`` is an int ≥ ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
+
+
+def check_float(name: str, value: Any, *, low: float = 0.0, strict: bool = True) -> None:
+    """Raise ``ValueError`` unless ``value`` is a finite real number ``> low`` (``>= low``)."""
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    ok = ok and math.isfinite(float(value)) and (value > low if strict else value >= low)
+    if not ok:
+        relation = ">" if strict else ">="
+        raise ValueError(f"{name} must be a finite number {relation} {low}, got {value!r}.")
+
+
+def check_bool(name: str, value: Any) -> None:
+    """Raise ``ValueError`` unless ``value`` is a bool."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be a bool, got {value!r}.")
+
+
+# --------------------------------------------------------------------------- data checks
+def check_inputs(x: np.ndarray, estimator: Any) -> None:
+    """Validate an input batch: float array, non-empty, finite, right shape, inside clip_values."""
+    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
+        raise ValueError(f"x must be a floating-point numpy array, got {getattr(x, 'dtype', type(x))}.")
+    if x.ndim < 2 or x.shape[0] == 0:
+        raise ValueError(f"x must be a non-empty batch of shape (n, ...), got shape {x.shape}.")
+    shape = getattr(estimator, "input_shape", None)
+    if shape is not None and tuple(x.shape[1:]) != tuple(shape):
+        raise ValueError(f"x must have shape (n, {', '.join(map(str, shape))}), got {x.shape}.")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("x contains NaN or infinite values.")
+    clip = getattr(estimator, "clip_values", None)
+    if clip is not None:
+        lo, hi = float(np.min(clip[0])), float(np.max(clip[1]))
+        if x.min() < lo - 1e-6 or x.max() > hi + 1e-6:
+            raise ValueError(f"x must lie inside clip_values [{lo}, {hi}], got range [{x.min()}, {x.max()}].")
+
+
+def check_labels(y: np.ndarray | None, n: int, nb_classes: int) -> np.ndarray | None:
+    """Return ``y`` (indices or one-hot) as int64 class indices, validated; ``None`` stays."""
+    if y is None:
+        return None
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == nb_classes:
+        y = np.argmax(y, axis=1)
+    if y.ndim != 1 or y.shape[0] != n:
+        raise ValueError(f"y must have shape ({n},) or ({n}, {nb_classes}), got {y.shape}.")
+    if not np.issubdtype(y.dtype, np.integer):
+        if not np.all(np.equal(np.mod(y, 1), 0)):
+            raise ValueError("y must hold integer class indices or one-hot rows.")
+    y = y.astype(np.int64)
+    if y.min() < 0 or y.max() >= nb_classes:
+        raise ValueError(f"y must hold class indices in [0, {nb_classes}), got [{y.min()}, {y.max()}].")
+    return y
+
+
+def batches(n: int, batch_size: int) -> Iterator[slice]:
+    """Consecutive slices of at most ``batch_size`` over ``range(n)``."""
+    for start in range(0, n, batch_size):
+        yield slice(start, min(start + batch_size, n))
+
+
+def nb_batches(n: int, batch_size: int) -> int:
+    """Number of slices :func:`batches` yields."""
+    return int(math.ceil(n / batch_size))
+
+
+# --------------------------------------------------------------------------- logits math
+def margin(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """``z_y - max_{k != y} z_k`` per sample (positive: still classified as ``y``)."""
+    z_y = logits.gather(1, labels.unsqueeze(1)).squeeze(1)
+    other = logits.scatter(1, labels.unsqueeze(1), float("-inf"))
+    return z_y - other.amax(dim=1)
+
+
+def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Per-sample cross-entropy of the model outputs, treated as logits."""
+    return F.cross_entropy(logits, labels, reduction="none")
+
+
+def cross_entropy_to(labels: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``logits -> per-sample cross-entropy w.r.t. labels`` (for :meth:`TorchView.value_and_grad`)."""
+
+    def fn(logits: torch.Tensor) -> torch.Tensor:
+        return cross_entropy(logits, labels)
+
+    return fn
+
+
+def logit_gap(target: torch.Tensor, ref: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``logits -> z_target - z_ref`` per sample."""
+
+    def fn(logits: torch.Tensor) -> torch.Tensor:
+        return (logits.gather(1, target.unsqueeze(1)) - logits.gather(1, ref.unsqueeze(1))).squeeze(1)
+
+    return fn
+
+
+def flat(t: torch.Tensor) -> torch.Tensor:
+    """``(B, ...) -> (B, D)`` view."""
+    return t.reshape(t.shape[0], -1)
+
+
+# ----------------------------------------------------------------------------- the view
+class TorchView:
+    """Differentiable view of an ART PyTorch classifier (see the module docstring)."""
+
+    def __init__(self, estimator: Any) -> None:
+        if estimator.preprocessing_operations and not estimator.all_framework_preprocessing:
+            raise ValueError(
+                "The estimator's preprocessing is not all in PyTorch, so it cannot be differentiated "
+                "inside the attack; use PyTorch preprocessing (ART's *PyTorch defences)."
+            )
+        self.estimator = estimator
+        self.model: torch.nn.Module = estimator.model
+        self.device: torch.device = getattr(estimator, "device", torch.device("cpu"))
+        eot = getattr(estimator, "eot_samples", 1)
+        self.eot_samples = int(eot) if isinstance(eot, (int, np.integer)) and eot > 1 else 1
+        clip = estimator.clip_values
+        self._clip: tuple[torch.Tensor, torch.Tensor] | None = None
+        if clip is not None:
+            shape = tuple(estimator.input_shape)
+            lo = torch.as_tensor(np.broadcast_to(np.asarray(clip[0], dtype=np.float32), shape).copy())
+            hi = torch.as_tensor(np.broadcast_to(np.asarray(clip[1], dtype=np.float32), shape).copy())
+            self._clip = (lo.to(self.device), hi.to(self.device))
+        # gray-box estimators predict with other parameters than they differentiate with:
+        # then the decision logits come from a separate no-grad pass
+        self.separate_predict = bool(getattr(estimator, "grad_params", None))
+        self._batched_grads_ok = True
+
+    # ---- conversions
+    def tensor(self, x: np.ndarray) -> torch.Tensor:
+        """A float32 copy of ``x`` on the estimator's device (the caller's array is untouched)."""
+        return torch.tensor(x, dtype=torch.float32, device=self.device)
+
+    @staticmethod
+    def numpy(t: torch.Tensor) -> np.ndarray:
+        """float32 numpy copy of a tensor."""
+        return t.detach().to("cpu", torch.float32).numpy().copy()
+
+    def clip(self, x: torch.Tensor) -> torch.Tensor:
+        """Clip to the estimator's ``clip_values`` (no-op without them)."""
+        if self._clip is None:
+            return x
+        return torch.maximum(torch.minimum(x, self._clip[1]), self._clip[0])
+
+    def feasible(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """Zero the entries of directions ``w`` (``(B, D)`` or ``(B, R, D)``) that would leave the box.
+
+        An input coordinate at its lower clip value cannot decrease and one at its upper clip
+        value cannot increase; linearising with those entries removed makes a step reach the
+        linearised boundary inside the box instead of being clipped short.
+        """
+        if self._clip is None:
+            return w
+        xf = flat(x)
+        lo, hi = self._clip[0].reshape(1, -1), self._clip[1].reshape(1, -1)
+        if w.dim() == 3:
+            xf, lo, hi = xf.unsqueeze(1), lo.unsqueeze(1), hi.unsqueeze(1)
+        blocked = ((xf <= lo) & (w < 0)) | ((xf >= hi) & (w > 0))
+        return w.masked_fill(blocked, 0.0)
+
+    # ---- mode handling
+    @contextlib.contextmanager
+    def eval_mode(self) -> Iterator[None]:
+        """Put the model in eval mode; restore every module's ``training`` flag afterwards."""
+        flags = [(m, m.training) for m in self.model.modules()]
+        self.model.eval()
+        try:
+            yield
+        finally:
+            for module, flag in flags:
+                module.training = flag
+
+    # ---- forward passes
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of ``x`` (graph kept), after the estimator's framework preprocessing."""
+        x_p, _ = self.estimator._apply_preprocessing(x, y=None, fit=False, no_grad=False)
+        out = self.model(x_p)
+        if isinstance(out, (list, tuple)):
+            out = out[-1]
+        return out
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits without gradient (averaged over ``eot_samples`` passes)."""
+        with torch.no_grad():
+            total = self.forward(x)
+            for _ in range(self.eot_samples - 1):
+                total = total + self.forward(x)
+        return total / self.eot_samples
+
+    def value_and_grad(
+        self, x: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(logits, fn(logits), d sum(fn) / dx)``; ``fn`` maps ``(B, C)`` logits to ``(B,)``.
+
+        Samples are independent in eval mode, so the gradient of the sum is the per-sample
+        gradient.  Averaged over ``eot_samples`` passes.
+        """
+        logits_sum = torch.zeros((), device=self.device)
+        values_sum = torch.zeros((), device=self.device)
+        grad_sum = torch.zeros_like(x)
+        for _ in range(self.eot_samples):
+            x_g = x.detach().requires_grad_(True)
+            with torch.enable_grad():
+                logits = self.forward(x_g)
+                values = fn(logits)
+                (grad,) = torch.autograd.grad(values.sum(), x_g)
+            logits_sum = logits_sum + logits.detach()
+            values_sum = values_sum + values.detach()
+            grad_sum = grad_sum + grad
+        k = self.eot_samples
+        logits_out = self.logits(x) if self.separate_predict else logits_sum / k
+        return logits_out, values_sum / k, grad_sum / k
+
+    def jacobian_rows(
+        self, x: torch.Tensor, rows: torch.Tensor, ref: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Differences ``z_rows - z_ref`` and their input gradients, for a whole batch.
+
+        :param x: Inputs ``(B, ...)``.
+        :param rows: Class indices ``(B, R)``.
+        :param ref: Reference class per sample ``(B,)``.
+        :return: ``(logits (B, C), diffs (B, R), grads (B, R, D))`` with ``D`` the flat input size.
+
+        One forward pass and one vmapped backward over the ``R`` rows
+        (``is_grads_batched``); if an autograd function of the model does not support vmap,
+        ``R`` backward passes over the whole batch instead (never a loop over samples).
+        """
+        b, r = rows.shape
+        logits_sum = torch.zeros((), device=self.device)
+        diffs_sum = torch.zeros((), device=self.device)
+        grads_sum = torch.zeros((b, r, x[0].numel()), device=self.device, dtype=x.dtype)
+        for _ in range(self.eot_samples):
+            x_g = x.detach().requires_grad_(True)
+            with torch.enable_grad():
+                logits = self.forward(x_g)
+                diffs = logits.gather(1, rows) - logits.gather(1, ref.unsqueeze(1))
+                grads = self._rows_grad(diffs, x_g)
+            logits_sum = logits_sum + logits.detach()
+            diffs_sum = diffs_sum + diffs.detach()
+            grads_sum = grads_sum + grads
+        k = self.eot_samples
+        logits_out = self.logits(x) if self.separate_predict else logits_sum / k
+        return logits_out, diffs_sum / k, grads_sum / k
+
+    def _rows_grad(self, diffs: torch.Tensor, x_g: torch.Tensor) -> torch.Tensor:
+        b, r = diffs.shape
+        if r == 1:
+            (g,) = torch.autograd.grad(diffs.sum(), x_g)
+            return flat(g).unsqueeze(1)
+        if self._batched_grads_ok:
+            eye = torch.eye(r, device=diffs.device, dtype=diffs.dtype)
+            seeds = eye.unsqueeze(1).expand(r, b, r)
+            try:
+                (g,) = torch.autograd.grad(
+                    diffs, x_g, grad_outputs=seeds, is_grads_batched=True, retain_graph=True
+                )
+                return flat(g.transpose(0, 1).reshape(b * r, -1)).reshape(b, r, -1)
+            except (RuntimeError, NotImplementedError):
+                self._batched_grads_ok = False
+        out = []
+        for j in range(r):  # one backward per candidate rank, over the whole batch
+            (g,) = torch.autograd.grad(diffs[:, j].sum(), x_g, retain_graph=j < r - 1)
+            out.append(flat(g))
+        return torch.stack(out, dim=1)

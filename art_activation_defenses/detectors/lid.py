@@ -1,0 +1,549 @@
+"""
+Local intrinsic dimensionality (LID) detector of adversarial examples.
+
+Per-layer maximum-likelihood LID estimates over the k nearest neighbours in a clean reference
+minibatch, standardised and fed to a logistic regression. Features are computed in torch on the
+classifier's device with one numpy -> torch conversion per minibatch; distances with
+``torch.cdist`` and neighbours with ``topk``.
+
+| Paper link: https://arxiv.org/abs/1801.02613
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from art.defences.detector.evasion import EvasionDetector
+from sklearn.linear_model import LogisticRegressionCV
+from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.preprocessing import StandardScaler
+from torch import nn
+from tqdm.auto import tqdm
+
+from art_activation_defenses.detectors._layers import (
+    LayerTap,
+    check_array,
+    default_layers,
+    eval_mode,
+    to_model_input,
+)
+
+if TYPE_CHECKING:
+    from art.estimators.classification import PyTorchClassifier
+
+
+def _split(n: int, batch_size: int) -> list[slice]:
+    """Split ``range(n)`` into ``ceil(n / batch_size)`` contiguous, near-equal slices."""
+    bounds = np.linspace(0, n, math.ceil(n / batch_size) + 1).round().astype(int)
+    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+class _Reference:
+    """One reference minibatch at one layer: centred rows and their squared norms, reused by every query."""
+
+    def __init__(self, features: torch.Tensor) -> None:
+        self.centre = features.mean(0, keepdim=True)
+        self.rows = features - self.centre
+        self.sq_norms = self.rows.square().sum(1)
+
+    def sq_distances(self, query: torch.Tensor | None) -> torch.Tensor:
+        """Squared distances (n_query, n_ref); `query` None means the reference rows themselves."""
+        if query is None:
+            q, q_norms = self.rows, self.sq_norms
+        else:
+            q = query - self.centre
+            q_norms = q.square().sum(1)
+        d2 = torch.addmm(self.sq_norms[None, :], q, self.rows.T, beta=1.0, alpha=-2.0)
+        return d2.add_(q_norms[:, None]).clamp_min_(0.0)
+
+
+def _self_mask(xq: torch.Tensor, xr: torch.Tensor) -> torch.Tensor:
+    """Boolean (n_query, n_ref) mask of reference rows that are the query point itself (equal inputs)."""
+    d2 = _Reference(xr).sq_distances(xq)
+    scale = xq.square().sum(1, keepdim=True) + xr.square().sum(1)[None, :]
+    rows, cols = torch.nonzero(d2 <= 1e-5 * scale + 1e-30, as_tuple=True)
+    mask = torch.zeros_like(d2, dtype=torch.bool)
+    if rows.numel():
+        equal = (xq[rows] == xr[cols]).all(1)
+        mask[rows[equal], cols[equal]] = True
+    return mask
+
+
+def mle_lid(sq_distances: torch.Tensor, k: int) -> torch.Tensor:
+    """
+    Maximum-likelihood LID from squared distances to candidate neighbours (``inf`` = excluded).
+
+    LID = -( (1/k) sum_i log(r_i / r_k) )^-1 over the k nearest neighbours; 0 where the k
+    neighbours coincide with the point, and finite (≈ 1e12) where all k distances are equal.
+
+    | Paper link: https://arxiv.org/abs/1801.02613
+
+    :param sq_distances: (n_query, n_ref) squared distances.
+    :param k: Number of neighbours.
+    :return: (n_query,) float64 LID estimates.
+    """
+    d2 = torch.topk(sq_distances, k, dim=1, largest=False, sorted=True).values.double()
+    if torch.isinf(d2).any():
+        raise ValueError(f"Fewer than k={k} reference neighbours are available for some points.")
+    r = d2.clamp_min(0.0).sqrt()
+    r_k = r[:, -1:]
+    mean_log = torch.log(r.clamp_min(1e-300) / r_k.clamp_min(1e-300)).mean(1)
+    lid = -1.0 / mean_log.clamp(max=-1e-12)
+    return torch.where(r_k[:, 0] > 0, lid, torch.zeros_like(lid))
+
+
+def _same_array(a: np.ndarray, b: np.ndarray) -> bool:
+    return a is b or (
+        a.shape == b.shape
+        and a.strides == b.strides
+        and a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+    )
+
+
+def compute_lid_features_multi(
+    classifier: PyTorchClassifier,
+    queries: Sequence[np.ndarray],
+    x_reference: np.ndarray,
+    *,
+    layers: Sequence[str] | None = None,
+    k: int = 20,
+    batch_size: int = 100,
+    verbose: bool = False,
+) -> tuple[list[np.ndarray], list[str]]:
+    """
+    LID features of several query sets against one reference, each reference minibatch forwarded once.
+
+    Query set ``j``'s minibatch ``b`` uses reference minibatch ``b mod n_ref_batches``; a query set
+    that *is* `x_reference` (the same array) reuses the reference forward pass. See :func:`lid_features`.
+
+    :return: (one (n_j, n_columns) array per query set, column names).
+    """
+    input_shape = getattr(classifier, "input_shape", None)
+    for j, x in enumerate(queries):
+        check_array(x, "x" if len(queries) == 1 else f"x (query set {j})", input_shape=input_shape)
+    check_array(x_reference, "x_reference", input_shape=input_shape)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"`k` must be a positive integer, got {k!r}.")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 2:
+        raise ValueError(f"`batch_size` must be an integer >= 2, got {batch_size!r}.")
+    ref_slices = _split(x_reference.shape[0], int(batch_size))
+    smallest = min(s.stop - s.start for s in ref_slices)
+    if smallest < k + 1:
+        raise ValueError(
+            f"Reference minibatches of {smallest} samples cannot give k={k} neighbours besides the point "
+            f"itself; pass more `x_reference` samples (>= {k + 1}) or a smaller `k`."
+        )
+    same = [_same_array(x, x_reference) for x in queries]
+    plans = [
+        ref_slices if s else _split(x.shape[0], int(batch_size)) for x, s in zip(queries, same, strict=True)
+    ]
+    device = classifier.device
+    model = classifier.model
+    names: list[str] = []
+    outs: list[np.ndarray] = []
+    ref: tuple[int, torch.Tensor, list[_Reference]] | None = None
+    with eval_mode(model), LayerTap(model, layers or default_layers(model)) as tap:
+        for b in tqdm(range(max(len(plan) for plan in plans)), desc="LID", disable=not verbose):
+            r_index = b % len(ref_slices)
+            if ref is None or ref[0] != r_index:
+                xr_raw = x_reference[ref_slices[r_index]]
+                names, feats_r = tap.run(to_model_input(classifier, xr_raw))
+                xr = torch.as_tensor(xr_raw, dtype=torch.float32, device=device).flatten(1)
+                ref = (r_index, xr, [_Reference(f) for f in feats_r])
+                if not outs:
+                    outs = [np.empty((x.shape[0], len(names)), dtype=np.float64) for x in queries]
+            _, xr, refs = ref
+            for x, is_ref, plan, out in zip(queries, same, plans, outs, strict=True):
+                if b >= len(plan):
+                    continue
+                q_slice = plan[b]
+                if is_ref:
+                    feats_q: list[torch.Tensor | None] = [None] * len(refs)
+                    excluded = torch.eye(xr.shape[0], dtype=torch.bool, device=device)
+                else:
+                    feats_q = list(tap.run(to_model_input(classifier, x[q_slice]))[1])
+                    xq = torch.as_tensor(x[q_slice], dtype=torch.float32, device=device).flatten(1)
+                    excluded = _self_mask(xq, xr)
+                for j, (fq, r) in enumerate(zip(feats_q, refs, strict=True)):
+                    d2 = r.sq_distances(fq).masked_fill_(excluded, math.inf)
+                    out[q_slice, j] = mle_lid(d2, int(k)).cpu().numpy()
+    return outs, names
+
+
+def compute_lid_features(
+    classifier: PyTorchClassifier,
+    x: np.ndarray,
+    x_reference: np.ndarray,
+    *,
+    layers: Sequence[str] | None = None,
+    k: int = 20,
+    batch_size: int = 100,
+    verbose: bool = False,
+) -> tuple[np.ndarray, list[str]]:
+    """
+    LID features and the names of their columns; see :func:`lid_features`.
+
+    :return: (features of shape (n_samples, n_columns), column names).
+    """
+    outs, names = compute_lid_features_multi(
+        classifier, [x], x_reference, layers=layers, k=k, batch_size=batch_size, verbose=verbose
+    )
+    return outs[0], names
+
+
+def lid_features(
+    classifier: PyTorchClassifier,
+    x: np.ndarray,
+    x_reference: np.ndarray,
+    *,
+    layers: Sequence[str] | None = None,
+    k: int = 20,
+    batch_size: int = 100,
+    verbose: bool = False,
+) -> np.ndarray:
+    """
+    Per-layer maximum-likelihood LID of each sample w.r.t. a clean reference minibatch.
+
+    `x_reference` is split into ``ceil(n / batch_size)`` near-equal minibatches, and so is `x`; the
+    b-th query minibatch uses reference minibatch ``b mod n_ref_batches`` (aligned when `x` and
+    `x_reference` have the same length, e.g. adversarial examples crafted from the reference). A
+    reference sample equal to the query sample (the point itself) is never its own neighbour.
+
+    | Paper link: https://arxiv.org/abs/1801.02613
+
+    :param classifier: An ART ``PyTorchClassifier`` (or subclass, e.g. ``RetrofitClassifier``).
+    :param x: Samples to characterise, shape (n_samples, *input_shape).
+    :param x_reference: Clean reference samples, shape (n_ref, *input_shape).
+    :param layers: Layer names: ``"input"``, ``"logits"`` or names of ``classifier.model.named_modules()``
+                   (nested names like ``"features.1"`` work). Default: input, every activation output, logits.
+    :param k: Number of nearest neighbours (default 20).
+    :param batch_size: Reference minibatch size (default 100).
+    :param verbose: Show a progress bar.
+    :return: Array (n_samples, n_layers) of float64 LID estimates; a module called at m sites gives m columns.
+    """
+    return compute_lid_features(
+        classifier, x, x_reference, layers=layers, k=k, batch_size=batch_size, verbose=verbose
+    )[0]
+
+
+def _logistic_regression(cv: int, seed: int) -> LogisticRegressionCV:
+    """L2 ``LogisticRegressionCV`` selected by log-loss, without scikit-learn 1.9 transition warnings."""
+    kwargs: dict[str, Any] = {"cv": cv, "max_iter": 1000, "random_state": seed, "scoring": "neg_log_loss"}
+    if "use_legacy_attributes" in inspect.signature(LogisticRegressionCV).parameters:
+        kwargs.update(use_legacy_attributes=False, l1_ratios=(0.0,))
+    return LogisticRegressionCV(**kwargs)
+
+
+def _labels_01(y: Any, n: int) -> np.ndarray:
+    y_arr = np.asarray(y)
+    if y_arr.ndim == 2 and y_arr.shape[1] == 2:
+        y_arr = y_arr.argmax(1)
+    if y_arr.shape != (n,):
+        raise ValueError(f"`y` must have shape ({n},) to match `x`, got {y_arr.shape}.")
+    if not np.isin(y_arr, (0, 1)).all():
+        raise ValueError(f"`y` must be 0 (clean) or 1 (adversarial), got values {np.unique(y_arr)[:10]!r}.")
+    return y_arr.astype(np.int64)
+
+
+class LIDDetector(EvasionDetector):
+    """
+    Adversarial-example detector on per-layer LID features with a logistic regression.
+
+    The scaler and the logistic regression are fitted on the training split only.
+
+    | Paper link: https://arxiv.org/abs/1801.02613
+    """
+
+    defence_params = ["classifier", "layers", "k", "batch_size", "threshold", "cv", "seed", "verbose"]
+
+    def __init__(
+        self,
+        classifier: PyTorchClassifier,
+        *,
+        x_reference: np.ndarray | None = None,
+        layers: Sequence[str] | None = None,
+        k: int = 20,
+        batch_size: int = 100,
+        threshold: float = 0.5,
+        cv: int = 5,
+        seed: int = 0,
+        verbose: bool = False,
+    ) -> None:
+        """
+        Create a :class:`LIDDetector`.
+
+        :param classifier: The ART ``PyTorchClassifier`` whose layers are characterised.
+        :param x_reference: Clean reference samples; default: the clean samples given to `fit`.
+        :param layers: Layer names (default: input, every activation output, logits).
+        :param k: Number of nearest neighbours (default 20).
+        :param batch_size: Reference minibatch size (default 100).
+        :param threshold: Probability above which a sample is flagged adversarial (default 0.5).
+        :param cv: Folds of ``LogisticRegressionCV`` (default 5; reduced to the smallest class size).
+        :param seed: Seed of the cross-validation splits.
+        :param verbose: Show progress bars.
+        """
+        super().__init__()
+        self.classifier = classifier
+        self.x_reference = x_reference
+        self.layers = None if layers is None else list(layers)
+        self.k = k
+        self.batch_size = batch_size
+        self.threshold = threshold
+        self.cv = cv
+        self.seed = seed
+        self.verbose = verbose
+        self.scaler_: StandardScaler | None = None
+        self.model_: LogisticRegressionCV | None = None
+        self.feature_names_: list[str] = []
+        self._check_params()
+
+    def _check_params(self) -> None:
+        if not hasattr(self.classifier, "model") or not isinstance(self.classifier.model, nn.Module):
+            raise ValueError(
+                f"`classifier` must be an ART PyTorchClassifier, got {type(self.classifier).__name__}."
+            )
+        if isinstance(self.k, bool) or not isinstance(self.k, (int, np.integer)) or self.k < 1:
+            raise ValueError(f"`k` must be a positive integer, got {self.k!r}.")
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, (int, np.integer)):
+            raise ValueError(f"`batch_size` must be an integer > k, got {self.batch_size!r}.")
+        if self.batch_size <= self.k:
+            raise ValueError(f"`batch_size` must be > k={self.k}, got {self.batch_size!r}.")
+        if not 0.0 < float(self.threshold) < 1.0:
+            raise ValueError(f"`threshold` must lie in (0, 1), got {self.threshold!r}.")
+        if isinstance(self.cv, bool) or not isinstance(self.cv, (int, np.integer)) or self.cv < 2:
+            raise ValueError(f"`cv` must be an integer >= 2, got {self.cv!r}.")
+        if self.layers is not None:
+            LayerTap(self.classifier.model, self.layers)  # validates the names
+        if self.x_reference is not None:
+            check_array(self.x_reference, "x_reference", input_shape=self.classifier.input_shape)
+
+    def features(self, x: np.ndarray) -> np.ndarray:
+        """
+        LID features of `x` w.r.t. the reference set.
+
+        :param x: Samples, shape (n_samples, *input_shape).
+        :return: Array (n_samples, n_columns).
+        """
+        return self.features_many([x])[0]
+
+    def features_many(self, sets: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """
+        LID features of several sample sets in one pass (each reference minibatch is forwarded once).
+
+        :param sets: Sample arrays, each of shape (n_j, *input_shape).
+        :return: One array (n_j, n_columns) per set.
+        """
+        if self.x_reference is None:
+            raise ValueError("No `x_reference`: pass it to the constructor or call `fit` first.")
+        feats, names = compute_lid_features_multi(
+            self.classifier,
+            sets,
+            self.x_reference,
+            layers=self.layers,
+            k=self.k,
+            batch_size=self.batch_size,
+            verbose=self.verbose,
+        )
+        if self.feature_names_ and names != self.feature_names_:
+            raise ValueError(f"Feature columns {names!r} differ from those fitted: {self.feature_names_!r}.")
+        self.feature_names_ = names
+        return feats
+
+    def fit(
+        self, x: np.ndarray, y: np.ndarray, batch_size: int = 128, nb_epochs: int = 20, **kwargs: Any
+    ) -> None:
+        """
+        Compute LID features of `x` and fit the scaler and the logistic regression on them.
+
+        :param x: Training samples, clean and adversarial.
+        :param y: 1 for adversarial, 0 for clean (indices or one-hot of 2 columns).
+        :param batch_size: Unused (the LID minibatch is the constructor's `batch_size`); kept for ART's API.
+        :param nb_epochs: Unused (``LogisticRegressionCV`` converges on its own); kept for ART's API.
+        :param x_noisy: Optional noisy clean samples, added as extra negatives.
+        """
+        unknown = set(kwargs) - {"x_noisy"}
+        if unknown:
+            raise ValueError(f"Unknown keyword arguments {sorted(unknown)!r}; expected only 'x_noisy'.")
+        check_array(x, "x", input_shape=self.classifier.input_shape)
+        labels = _labels_01(y, x.shape[0])
+        if self.x_reference is None:
+            if not (labels == 0).any():
+                raise ValueError("`y` has no clean (0) samples to serve as the LID reference.")
+            self.x_reference = x[labels == 0]
+        self.feature_names_ = []
+        x_noisy = kwargs.get("x_noisy")
+        if x_noisy is None:
+            feats = self.features_many([x])
+        else:
+            feats = self.features_many([x, check_array(x_noisy, "x_noisy")])
+            labels = np.concatenate([labels, np.zeros(x_noisy.shape[0], dtype=np.int64)])
+        self.fit_features(np.concatenate(feats), labels)
+
+    def fit_features(self, features: np.ndarray, labels: np.ndarray) -> None:
+        """
+        Fit the scaler and the logistic regression on precomputed features (the training split only).
+
+        :param features: Array (n_samples, n_columns) of LID features.
+        :param labels: 1 for adversarial, 0 for clean.
+        """
+        check_array(features, "features", ndim_min=2)
+        labels = _labels_01(labels, features.shape[0])
+        counts = np.bincount(labels, minlength=2)
+        if counts.min() < 2:
+            raise ValueError(
+                f"Need at least 2 clean and 2 adversarial training samples, got counts {counts!r}."
+            )
+        self.scaler_ = StandardScaler().fit(features)
+        self.model_ = _logistic_regression(int(min(self.cv, counts.min())), self.seed)
+        self.model_.fit(self.scaler_.transform(features), labels)
+
+    def score_features(self, features: np.ndarray) -> np.ndarray:
+        """
+        Probability of being adversarial for precomputed features.
+
+        :param features: Array (n_samples, n_columns).
+        :return: Array (n_samples,) of probabilities.
+        """
+        if self.scaler_ is None or self.model_ is None:
+            raise ValueError("The detector is not fitted; call `fit` first.")
+        check_array(features, "features", ndim_min=2)
+        if features.shape[1] != self.scaler_.n_features_in_:
+            raise ValueError(
+                f"`features` has {features.shape[1]} columns, expected {self.scaler_.n_features_in_}."
+            )
+        return self.model_.predict_proba(self.scaler_.transform(features))[:, 1]
+
+    def detect(self, x: np.ndarray, batch_size: int = 128, **kwargs: Any) -> tuple[dict, np.ndarray]:
+        """
+        Flag adversarial samples.
+
+        :param x: Samples, shape (n_samples, *input_shape).
+        :param batch_size: Unused (the LID minibatch is the constructor's `batch_size`); kept for ART's API.
+        :return: (report, is_adversarial); report has ``"scores"`` (probabilities), ``"features"`` and
+                 ``"feature_names"``.
+        """
+        if kwargs:
+            raise ValueError(f"Unknown keyword arguments {sorted(kwargs)!r}.")
+        if self.scaler_ is None:
+            raise ValueError("The detector is not fitted; call `fit` first.")
+        feats = self.features(x)
+        scores = self.score_features(feats)
+        report = {"scores": scores, "features": feats, "feature_names": list(self.feature_names_)}
+        return report, scores >= self.threshold
+
+
+def _correct_mask(classifier: PyTorchClassifier, x: np.ndarray, y: np.ndarray | None) -> np.ndarray:
+    if y is None:
+        warnings.warn(
+            "lid_auc: no labels `y`, so misclassified clean points are not filtered out (Ma et al. keep "
+            "only correctly classified points).",
+            stacklevel=3,
+        )
+        return np.ones(x.shape[0], dtype=bool)
+    y_arr = np.asarray(y)
+    y_idx = y_arr.argmax(1) if y_arr.ndim == 2 else y_arr
+    if y_idx.shape != (x.shape[0],):
+        raise ValueError(f"`y` must have {x.shape[0]} labels to match `x_clean`, got shape {y_arr.shape}.")
+    return np.asarray(classifier.predict(x).argmax(1) == y_idx)
+
+
+def lid_auc(
+    classifier: PyTorchClassifier,
+    x_clean: np.ndarray,
+    x_adv: np.ndarray,
+    *,
+    y: np.ndarray | None = None,
+    x_noisy: np.ndarray | None = None,
+    layers: Sequence[str] | None = None,
+    k: int = 20,
+    batch_size: int = 100,
+    test_size: float = 0.3,
+    cv: int = 5,
+    seed: int = 0,
+    verbose: bool = False,
+) -> dict[str, Any]:
+    """
+    The LID detection protocol end to end: features, held-out split, logistic regression, ROC AUC.
+
+    Keeps the correctly classified clean points (when `y` is given) and their adversarial (and
+    noisy) counterparts; clean LIDs use the clean minibatch as reference (excluding the point
+    itself), adversarial and noisy LIDs the aligned clean minibatch. Pairs are split, not samples,
+    so a clean point and its adversarial counterpart fall on the same side; the scaler and the
+    regression see only the training split.
+
+    | Paper link: https://arxiv.org/abs/1801.02613
+
+    :param classifier: An ART ``PyTorchClassifier`` (or ``RetrofitClassifier``).
+    :param x_clean: Clean samples.
+    :param x_adv: Adversarial samples, ``x_adv[i]`` crafted from ``x_clean[i]``.
+    :param y: True labels of `x_clean` (indices or one-hot); used to keep correctly classified points.
+    :param x_noisy: Optional noisy versions of `x_clean` (extra negatives).
+    :param layers: Layer names (default: input, every activation output, logits).
+    :param k: Number of nearest neighbours (default 20).
+    :param batch_size: Reference minibatch size (default 100).
+    :param test_size: Held-out share of the pairs (default 0.3).
+    :param cv: Folds of ``LogisticRegressionCV`` (default 5).
+    :param seed: Seed of the split and the cross-validation.
+    :param verbose: Show progress bars.
+    :return: Dict with ``auc``, ROC points ``fpr``/``tpr``, ``n_train``/``n_test`` (pairs), ``n_discarded``,
+             ``feature_names`` and the hyper-parameters.
+    """
+    input_shape = classifier.input_shape
+    check_array(x_clean, "x_clean", input_shape=input_shape)
+    check_array(x_adv, "x_adv", input_shape=input_shape)
+    if x_adv.shape != x_clean.shape:
+        raise ValueError(f"`x_adv` shape {x_adv.shape} differs from `x_clean` shape {x_clean.shape}.")
+    if x_noisy is not None and check_array(x_noisy, "x_noisy").shape != x_clean.shape:
+        raise ValueError(f"`x_noisy` shape {x_noisy.shape} differs from `x_clean` shape {x_clean.shape}.")
+    if not 0.0 < float(test_size) < 1.0:
+        raise ValueError(f"`test_size` must lie in (0, 1), got {test_size!r}.")
+    keep = _correct_mask(classifier, x_clean, y)
+    clean = x_clean[keep]
+    n = clean.shape[0]
+    n_test = int(round(float(test_size) * n))
+    if n_test < 2 or n - n_test < 2:
+        raise ValueError(f"Only {n} correctly classified pairs; too few for test_size={test_size!r}.")
+    detector = LIDDetector(
+        classifier,
+        x_reference=clean,
+        layers=layers,
+        k=k,
+        batch_size=batch_size,
+        cv=cv,
+        seed=seed,
+        verbose=verbose,
+    )
+    groups = [(x_adv[keep], 1), *([] if x_noisy is None else [(x_noisy[keep], 0)])]
+    feats = detector.features_many([clean, *(xs for xs, _ in groups)])
+    labels = [0] + [label for _, label in groups]
+    order = np.random.default_rng(seed).permutation(n)
+    test, train = order[:n_test], order[n_test:]
+
+    def stack(index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x_f = np.concatenate([f[index] for f in feats])
+        y_f = np.concatenate([np.full(index.size, label, dtype=np.int64) for label in labels])
+        return x_f, y_f
+
+    detector.fit_features(*stack(train))
+    x_test, y_test = stack(test)
+    scores = detector.score_features(x_test)
+    fpr, tpr, _ = roc_curve(y_test, scores)
+    return {
+        "auc": float(roc_auc_score(y_test, scores)),
+        "fpr": fpr.tolist(),
+        "tpr": tpr.tolist(),
+        "n_train": int(train.size),
+        "n_test": int(test.size),
+        "n_discarded": int((~keep).sum()),
+        "feature_names": list(detector.feature_names_),
+        "k": int(k),
+        "batch_size": int(batch_size),
+        "test_size": float(test_size),
+        "seed": int(seed),
+    }

@@ -1,0 +1,202 @@
+"""The attacks of the audit: one small torch PGD with a cross-entropy or logit-margin loss, and
+the surrogate model of the sloped-ReLU paper's BPDA experiment."""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from art.estimators.classification import PyTorchClassifier
+from torch import nn
+
+from art_activation_defenses.activations.modules import RetrofitActivation
+from art_activation_defenses.attacks._torch import TorchView, cross_entropy, margin
+from art_activation_defenses.defences._common import seeded
+from art_activation_defenses.estimators.retrofit_classifier import RetrofitClassifier
+
+__all__ = ["Loss", "as_classifier", "gradient_mode", "pgd", "train_surrogate"]
+
+Loss = Literal["ce", "margin"]
+
+
+def _objective(loss: Loss, labels: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Per-sample quantity the attack *ascends*: cross-entropy, or minus the C&W logit margin
+    ``z_y - max_{k != y} z_k`` (which does not saturate with the softmax)."""
+    if loss == "ce":
+        return lambda logits: cross_entropy(logits, labels)
+    return lambda logits: -margin(logits, labels)
+
+
+def pgd(
+    classifier: PyTorchClassifier,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    loss: Loss,
+    eps: float,
+    eps_step: float,
+    max_iter: int,
+    random_init: bool,
+    seed: int,
+    batch_size: int,
+) -> np.ndarray:
+    """
+    L∞ PGD (FGSM with ``max_iter=1``, ``eps_step=eps``, no random start) on ``classifier``'s own
+    model and gradient modes (BPDA, EOT, gray-box all apply; see ``TorchView``).
+
+    Steps ``x <- clip(Π_eps(x + eps_step * sign(∇ objective)))``; a sample is frozen at the first
+    iterate the model misclassifies (the iterate is returned), else the last iterate is returned.
+    A zero gradient gives a zero step: saturated cross-entropy leaves the sample where it is.
+
+    :param classifier: ART PyTorch classifier with PyTorch preprocessing only.
+    :param x: Inputs (not modified). :param y: Label indices ``(n,)``.
+    :param loss: ``"ce"`` or ``"margin"``.
+    :param eps: L∞ budget. :param eps_step: Step size. :param max_iter: Steps.
+    :param random_init: Uniform random start in the eps-ball. :param seed: Seed of the start.
+    :param batch_size: Samples per batch.
+    :return: float32 adversarial examples, shape of ``x``.
+    """
+    view = TorchView(classifier)
+    gen = torch.Generator().manual_seed(seed)
+    out = np.empty(x.shape, dtype=np.float32)
+    with view.eval_mode():
+        for start in range(0, len(x), batch_size):
+            sl = slice(start, start + batch_size)
+            x0 = view.tensor(x[sl])
+            labels = torch.as_tensor(y[sl], device=view.device)
+            fn = _objective(loss, labels)
+            x_adv = x0.clone()
+            if random_init:
+                noise = (torch.rand(x0.shape, generator=gen) * 2.0 - 1.0) * eps
+                x_adv = view.clip(x0 + noise.to(view.device))
+            done = torch.zeros(len(x0), dtype=torch.bool, device=view.device)
+            for _ in range(max_iter):
+                logits, _, grad = view.value_and_grad(x_adv, fn)
+                done |= logits.argmax(1) != labels
+                if bool(done.all()):
+                    break
+                stepped = x0 + (x_adv + eps_step * grad.sign() - x0).clamp(-eps, eps)
+                keep = done.reshape(-1, *([1] * (x0.dim() - 1)))
+                x_adv = torch.where(keep, x_adv, view.clip(stepped))
+            out[sl] = view.numpy(x_adv)
+    return out
+
+
+def as_classifier(model: nn.Module | PyTorchClassifier, like: PyTorchClassifier) -> PyTorchClassifier:
+    """``model`` itself if it is an ART PyTorch classifier, else an ART wrapper of it with the
+    loss, shapes, clip values and device of ``like``."""
+    if isinstance(model, PyTorchClassifier):
+        return model
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"expected an nn.Module or an ART PyTorchClassifier, got {type(model).__name__}.")
+    return PyTorchClassifier(
+        model,
+        like.loss if like.loss is not None else nn.CrossEntropyLoss(),
+        tuple(like.input_shape),
+        like.nb_classes,
+        clip_values=like.clip_values,
+        device_type="cpu" if like.device.type == "cpu" else "gpu",
+    )
+
+
+def activation_modules(classifier: PyTorchClassifier) -> list[RetrofitActivation]:
+    """The activation-defence modules inside ``classifier.model``."""
+    return [m for m in classifier.model.modules() if isinstance(m, RetrofitActivation)]
+
+
+@contextmanager
+def gradient_mode(classifier: PyTorchClassifier, mode: str, eot_samples: int = 10) -> Iterator[None]:
+    """Temporarily differentiate ``classifier`` with ``mode`` (``"exact"``, ``"bpda"``, ``"eot"``),
+    white-box (no gray-box ``grad_params``); everything is put back afterwards, even on error.
+    Works on a ``RetrofitClassifier`` and on any classifier whose model contains our activation
+    modules (``"eot"`` needs a ``RetrofitClassifier``)."""
+    if isinstance(classifier, RetrofitClassifier):
+        saved = (classifier.gradient, classifier._eot_samples, classifier.grad_params)
+        try:
+            classifier.set_params(gradient=mode, eot_samples=eot_samples, grad_params={})
+            yield
+        finally:
+            classifier.set_params(gradient=saved[0], eot_samples=saved[1], grad_params=saved[2])
+        return
+    modules = activation_modules(classifier)
+    if mode == "eot" or (mode == "bpda" and not modules):
+        raise ValueError(f"gradient mode {mode!r} is not available for {type(classifier).__name__}.")
+    states = [(m, m.grad_mode, m.grad_params) for m in modules]
+    try:
+        for m in modules:
+            m.grad_mode, m.grad_params = ("bpda" if mode == "bpda" else "exact"), {}
+        yield
+    finally:
+        for m, grad_mode, grad_params in states:
+            m.grad_mode, m.grad_params = grad_mode, grad_params
+
+
+def _reset_parameters(model: nn.Module) -> None:
+    for module in model.modules():
+        reset = getattr(module, "reset_parameters", None)
+        if callable(reset):
+            reset()
+
+
+def train_surrogate(
+    defended: PyTorchClassifier,
+    architecture: nn.Module,
+    x: np.ndarray,
+    *,
+    epochs: int,
+    copies: int = 4,
+    sigma: float = 0.1,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    seed: int = 0,
+) -> tuple[PyTorchClassifier, float]:
+    """
+    A surrogate trained to match the defended model's logits (the sloped-ReLU paper's BPDA
+    experiment): a fresh, seeded initialisation of ``architecture`` (deep-copied; the caller's is
+    untouched) regresses, with mean squared error, the defended logits divided by their overall
+    standard deviation (scale-free: a sloped ReLU multiplies the logits by alpha^depth) on ``x``
+    plus ``copies`` Gaussian copies (``sigma``, clipped), queried from ``defended.predict``.
+
+    :return: ``(the surrogate as an ART classifier, its agreement with the defended labels on x)``.
+    """
+    rng = np.random.default_rng(seed)
+    clip = defended.clip_values
+    queries = [x] + [x + rng.normal(0.0, sigma, size=x.shape).astype(np.float32) for _ in range(copies)]
+    q = np.concatenate(queries).astype(np.float32)
+    if clip is not None:
+        q = np.clip(q, clip[0], clip[1]).astype(np.float32)
+    targets = np.asarray(defended.predict(q, batch_size=batch_size), dtype=np.float64)
+    scale = float(targets.std()) or 1.0
+    model = copy.deepcopy(architecture)
+    device = defended.device
+    with seeded(seed):
+        _reset_parameters(model)
+        model.to(device)
+        q_t = torch.from_numpy(q)
+        t_t = torch.from_numpy((targets / scale).astype(np.float32))
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
+        gen = torch.Generator().manual_seed(seed)
+        for _ in range(epochs):
+            model.train()
+            order = torch.randperm(len(q_t), generator=gen)
+            for start in range(0, len(order), batch_size):
+                idx = order[start : start + batch_size]
+                if len(idx) < 2:
+                    continue
+                pred = model(q_t[idx].to(device))
+                loss = F.mse_loss(pred, t_t[idx].to(device))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+    model.eval()
+    surrogate = as_classifier(model, defended)
+    agree = float(
+        (surrogate.predict(x, batch_size=batch_size).argmax(1) == targets[: len(x)].argmax(1)).mean()
+    )
+    return surrogate, agree if math.isfinite(agree) else math.nan
