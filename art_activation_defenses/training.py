@@ -239,7 +239,8 @@ def save_checkpoint(
 
 
 def load_checkpoint(model: nn.Module, path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Load weights saved by :func:`save_checkpoint` into ``model`` (strict) and return the metadata.
+    """Load weights saved by :func:`save_checkpoint` (or a plain ``state_dict`` file) into
+    ``model`` (strict) and return the metadata (empty for a plain ``state_dict``).
 
     Uses ``torch.load(path, map_location="cpu", weights_only=True)``; the weights are then
     copied onto the model's own device.
@@ -253,6 +254,8 @@ def load_checkpoint(model: nn.Module, path: str | os.PathLike[str]) -> dict[str,
     if not Path(path).is_file():
         raise FileNotFoundError(f"checkpoint {os.fspath(path)!r} does not exist")
     blob = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(blob, dict) and blob and all(isinstance(v, torch.Tensor) for v in blob.values()):
+        blob = {"state_dict": blob, "metadata": {}}  # a plain ``torch.save(model.state_dict())`` file
     if not isinstance(blob, dict) or not isinstance(blob.get("state_dict"), dict):
         raise ValueError(
             f"{os.fspath(path)!r} is not a checkpoint written by save_checkpoint (no 'state_dict')"

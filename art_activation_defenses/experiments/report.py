@@ -9,25 +9,35 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["format_value", "markdown_table", "write_csv", "render_demo_markdown", "plot_kappa_tradeoff"]
+__all__ = [
+    "format_value",
+    "markdown_table",
+    "write_csv",
+    "render_demo_markdown",
+    "plot_kappa_tradeoff",
+    "render_results_markdown",
+    "write_tables_csv",
+]
 
 
-def format_value(value: Any) -> str:
-    """Format one cell: floats with 3 decimals, booleans as a warning sign, None as a dash."""
+def format_value(value: Any, *, warn: bool = False) -> str:
+    """Format one cell: floats with 3 decimals, None/NaN as a dash, booleans as yes/no
+    (``warn=True``: a true value is a warning, "⚠ yes")."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if isinstance(value, bool):
-        return "⚠ yes" if value else "no"
+        return ("⚠ yes" if warn else "yes") if value else "no"
     if isinstance(value, float):
         return f"{value:.3f}"
     return str(value)
 
 
 def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> str:
-    """A GitHub-flavoured Markdown table of ``rows`` with ``(key, header)`` columns."""
+    """A GitHub-flavoured Markdown table of ``rows`` with ``(key, header)`` columns; boolean
+    columns whose key ends in ``flag`` are warnings."""
     lines = ["| " + " | ".join(h for _, h in columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
     for row in rows:
-        lines.append("| " + " | ".join(format_value(row.get(k)) for k, _ in columns) + " |")
+        lines.append("| " + " | ".join(format_value(row.get(k), warn=k.endswith("flag")) for k, _ in columns) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -107,3 +117,39 @@ def plot_kappa_tradeoff(results: dict[str, Any], path: str | os.PathLike[str]) -
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def render_results_markdown(results: dict[str, Any]) -> str:
+    """Markdown report of a reproduction from its results dict.
+
+    Expected keys: ``title``, optional ``summary`` (str), ``tables`` (list of
+    ``{"name", "title", "columns": [[key, header], ...], "rows": [...], "note"?}``),
+    optional ``figures`` (list of ``{"file", "caption"}``), optional ``notes`` (str).
+    """
+    parts = [f"# {results.get('title', results.get('name', 'results'))}\n"]
+    if results.get("quick"):
+        parts.append("> **Quick run** (small data and grids: a smoke test, not the paper's settings).\n")
+    if results.get("summary"):
+        parts.append(str(results["summary"]) + "\n")
+    for table in results.get("tables", []):
+        parts.append(f"## {table['title']}\n")
+        if table.get("note"):
+            parts.append(str(table["note"]) + "\n")
+        parts.append(markdown_table(table["rows"], [tuple(c) for c in table["columns"]]))
+    for figure in results.get("figures", []):
+        parts.append(f"![{figure['caption']}]({figure['file']})\n\n*{figure['caption']}*\n")
+    if results.get("notes"):
+        parts.append("## Notes\n\n" + str(results["notes"]) + "\n")
+    wall = results.get("wall_seconds_this_run")
+    if wall is not None:
+        parts.append(f"\nWall time of this run: {wall:.0f} s (cells finished in earlier runs are not recomputed).\n")
+    return "\n".join(parts)
+
+
+def write_tables_csv(results: dict[str, Any], out: str | os.PathLike[str]) -> list[Path]:
+    """One CSV per table of a reproduction's results, named ``<table name>.csv``."""
+    paths = []
+    for table in results.get("tables", []):
+        columns = [c[0] for c in table["columns"]]
+        paths.append(write_csv(table["rows"], columns, Path(out) / f"{table['name']}.csv"))
+    return paths

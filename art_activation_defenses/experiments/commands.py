@@ -1,0 +1,250 @@
+"""Library functions behind the ``train``, ``evaluate``, ``tune`` and ``detect`` commands.
+
+Each takes plain arguments, writes JSON (+ Markdown/PNG) into ``out`` and returns the
+results dict, so scripts can call them without the command line.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from art.estimators.classification import PyTorchClassifier
+from torch import nn
+
+from art_activation_defenses.activations.registry import activation_class, create_activation
+from art_activation_defenses.data import dataset_info, load_dataset
+from art_activation_defenses.estimators import RetrofitClassifier
+from art_activation_defenses.experiments._common import environment, write_json
+from art_activation_defenses.models import MODELS, build_model
+from art_activation_defenses.training import evaluate, fit, load_checkpoint, save_checkpoint, set_seed
+
+__all__ = ["load_model", "train_model", "evaluate_model", "tune_model", "detect_model"]
+
+
+def load_model(
+    spec: str,
+    input_shape: Sequence[int],
+    nb_classes: int,
+    *,
+    weights: str | Path | None = None,
+    model_kwargs: Mapping[str, Any] | None = None,
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Build a model from a zoo name or an import path ``package.module:Factory`` and load weights.
+
+    :param spec: Zoo name (``"lenet-like"``...) or ``"module.path:ClassOrFunction"``; a class or
+        function from an import path is called with ``**model_kwargs``.
+    :param weights: A ``state_dict`` file (ours or a plain ``torch.save(model.state_dict())``),
+        loaded with ``weights_only=True``.
+    :return: The model (eval mode) and the checkpoint metadata.
+    """
+    kwargs = dict(model_kwargs or {})
+    if spec in MODELS:
+        model = build_model(spec, tuple(input_shape), nb_classes, **kwargs)
+    elif ":" in spec:
+        module_name, _, attr = spec.partition(":")
+        try:
+            factory = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as err:
+            raise ValueError(f"Cannot import `model={spec!r}`: {err}.") from err
+        model = factory(**kwargs)
+        if not isinstance(model, nn.Module):
+            raise ValueError(f"`model={spec!r}` returned {type(model).__name__}, not a torch.nn.Module.")
+    else:
+        raise ValueError(f"Unknown `model={spec!r}`: a zoo name {sorted(MODELS)} or 'package.module:Factory'.")
+    meta: dict[str, Any] = {}
+    if weights is not None:
+        meta = load_checkpoint(model, weights)
+    return model.eval(), meta
+
+
+def _data(dataset: str, data_dir: str | None, n_eval: int | None) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    info = dataset_info(dataset)
+    x, y = load_dataset(dataset, data_dir, "test", limit=n_eval)
+    return info, x, y
+
+
+def _defended(
+    model: nn.Module, info: Mapping[str, Any], activation: str, params: Mapping[str, float], layers: Sequence[str] | None
+) -> tuple[PyTorchClassifier, RetrofitClassifier]:
+    relu = PyTorchClassifier(
+        model, nn.CrossEntropyLoss(), info["input_shape"], info["nb_classes"], clip_values=info["clip_values"]
+    )
+    defended = RetrofitClassifier.from_classifier(relu, activation, layers=layers or None, **params)
+    return relu, defended
+
+
+def train_model(
+    model: str,
+    *,
+    dataset: str = "digits",
+    data_dir: str | None = None,
+    out: str | Path = "model.pt",
+    epochs: int = 10,
+    lr: float = 1e-3,
+    batch_size: int = 128,
+    activation: str | None = None,
+    activation_params: Mapping[str, float] | None = None,
+    model_kwargs: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    verbose: bool = True,
+) -> dict[str, Any]:
+    """Train a zoo model (optionally with a defence activation, e.g. bounded ReLU t=1) and save it.
+
+    :return: Metadata written into the checkpoint (model, dataset, accuracies, settings).
+    """
+    info = dataset_info(dataset)
+    kwargs = dict(model_kwargs or {})
+    if activation is not None:
+        params = dict(activation_params or {})
+        create_activation(activation, **params)  # validate now, not inside the model factory
+        kwargs["activation"] = lambda: create_activation(activation, **params)
+    x, y = load_dataset(dataset, data_dir, "train")
+    x_test, y_test = load_dataset(dataset, data_dir, "test")
+    set_seed(seed)
+    net = build_model(model, info["input_shape"], info["nb_classes"], **kwargs)
+    history = fit(net, x, y, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, verbose=verbose)
+    meta = {
+        "model": model,
+        "model_kwargs": {k: v for k, v in (model_kwargs or {}).items()},
+        "activation": activation,
+        "activation_params": dict(activation_params or {}),
+        "dataset": dataset,
+        "epochs": epochs,
+        "lr": lr,
+        "batch_size": batch_size,
+        "seed": seed,
+        "train_accuracy": history["accuracy"][-1],
+        "test_accuracy": evaluate(net, x_test, y_test),
+    }
+    save_checkpoint(net, out, metadata=json.loads(json.dumps(meta)))
+    return meta
+
+
+def evaluate_model(
+    model: str,
+    *,
+    weights: str | Path | None,
+    activation: str,
+    activation_params: Mapping[str, float],
+    dataset: str = "digits",
+    data_dir: str | None = None,
+    layers: Sequence[str] | None = None,
+    attacks: Sequence[str] = ("fgsm", "pgd"),
+    eps: float = 0.1,
+    max_iter: int = 40,
+    surrogate: bool = False,
+    n_eval: int | None = 500,
+    model_kwargs: Mapping[str, Any] | None = None,
+    out: str | Path = "evaluation",
+    seed: int = 0,
+    verbose: bool = True,
+) -> dict[str, Any]:
+    """Retrofit a user's model with a defence and run the adaptive-attack audit on it.
+
+    Writes ``audit.json`` and ``audit.md`` into ``out``.
+    """
+    from art_activation_defenses.evaluation import audit, render_audit_markdown
+
+    info, x, y = _data(dataset, data_dir, n_eval)
+    net, meta = load_model(model, info["input_shape"], info["nb_classes"], weights=weights, model_kwargs=model_kwargs)
+    relu, defended = _defended(net, info, activation, activation_params, layers)
+    result = audit(
+        defended, relu, x, y, attacks=attacks, eps=eps, max_iter=max_iter, surrogate=surrogate, seed=seed, verbose=verbose
+    )
+    result.update(
+        model=model, weights=str(weights) if weights else None, dataset=dataset, checkpoint_metadata=meta,
+        activation=activation, activation_params=dict(activation_params), environment=environment(),
+    )
+    out = Path(out)
+    write_json(result, out / "audit.json")
+    title = f"Audit: {activation} {dict(activation_params)} on {model} ({dataset})"
+    (out / "audit.md").write_text(render_audit_markdown(result, title=title), encoding="utf-8")
+    return result
+
+
+def tune_model(
+    model: str,
+    *,
+    weights: str | Path | None,
+    activation: str,
+    values: Sequence[float],
+    param: str | None = None,
+    dataset: str = "digits",
+    data_dir: str | None = None,
+    layers: Sequence[str] | None = None,
+    max_accuracy_drop: float = 0.01,
+    attack: str = "deepfool",
+    n_eval: int | None = 500,
+    model_kwargs: Mapping[str, Any] | None = None,
+    out: str | Path = "tuning",
+    verbose: bool = True,
+) -> dict[str, Any]:
+    """Trade-off curve of an activation parameter on validation data; writes ``tune.json`` and ``tradeoff.png``.
+
+    The validation images are the *first* ``n_eval`` images of the test split; report robustness on
+    other images than those used to tune.
+    """
+    from art_activation_defenses.defences import plot_tradeoff, tune_kappa
+
+    info, x, y = _data(dataset, data_dir, n_eval)
+    net, _ = load_model(model, info["input_shape"], info["nb_classes"], weights=weights, model_kwargs=model_kwargs)
+    name = param or activation_class(activation).param_names[0]
+    start = {name: float(values[0])}
+    _, defended = _defended(net, info, activation, start, layers)
+    result = tune_kappa(
+        defended, x, y, values, attack=attack, param=name, max_accuracy_drop=max_accuracy_drop, verbose=verbose  # type: ignore[arg-type]
+    )
+    result.update(model=model, dataset=dataset, activation=activation, environment=environment())
+    out = Path(out)
+    write_json(result, out / "tune.json")
+    plot_tradeoff(result, out / "tradeoff.png")
+    return result
+
+
+def detect_model(
+    model: str,
+    *,
+    weights: str | Path | None,
+    activation: str,
+    activation_params: Mapping[str, float],
+    dataset: str = "digits",
+    data_dir: str | None = None,
+    attack: str = "pgd",
+    eps: float = 0.1,
+    n_eval: int | None = 500,
+    model_kwargs: Mapping[str, Any] | None = None,
+    out: str | Path = "detection",
+    seed: int = 0,
+    verbose: bool = True,
+) -> dict[str, Any]:
+    """LID detection AUC on the ReLU model and on the retrofitted one (JumpReLU paper, Table 3).
+
+    Adversarial examples are crafted on each model itself (white-box, ``attack`` = ``fgsm`` or
+    ``pgd``, L∞ ``eps``). Writes ``detect.json`` into ``out``.
+    """
+    from art.attacks.evasion import FastGradientMethod, ProjectedGradientDescentPyTorch
+
+    from art_activation_defenses.detectors import lid_auc
+
+    if attack not in ("fgsm", "pgd"):
+        raise ValueError(f"`attack` must be 'fgsm' or 'pgd', got {attack!r}.")
+    info, x, y = _data(dataset, data_dir, n_eval)
+    net, _ = load_model(model, info["input_shape"], info["nb_classes"], weights=weights, model_kwargs=model_kwargs)
+    relu, defended = _defended(net, info, activation, activation_params, None)
+    rows = []
+    for label, clf in (("ReLU", relu), (f"{activation} {dict(activation_params)}", defended)):
+        if attack == "fgsm":
+            maker: Any = FastGradientMethod(clf, eps=eps)
+        else:
+            maker = ProjectedGradientDescentPyTorch(clf, eps=eps, eps_step=eps / 4, max_iter=20, verbose=False)
+        x_adv = maker.generate(x, y=y)
+        res = lid_auc(clf, x, x_adv, y=y, seed=seed, verbose=verbose)
+        rows.append({"model": label, "auc": res["auc"], "n_test": res["n_test"], "n_train": res["n_train"]})
+    result = {"attack": attack, "eps": eps, "dataset": dataset, "rows": rows, "environment": environment()}
+    write_json(result, Path(out) / "detect.json")
+    return result
