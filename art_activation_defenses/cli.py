@@ -51,19 +51,35 @@ def _names(text: str) -> tuple[str, ...]:
 
 
 def _model_args(p: argparse.ArgumentParser, *, weights: bool = True) -> None:
-    p.add_argument("--model", default="lenet-like", help="zoo name (default lenet-like) or 'package.module:Factory'")
-    p.add_argument("--model-kwargs", type=_json_dict, default=None, help="JSON keyword arguments of the model")
+    p.add_argument(
+        "--model", default="lenet-like", help="zoo name (default lenet-like) or 'package.module:Factory'"
+    )
+    p.add_argument(
+        "--model-kwargs", type=_json_dict, default=None, help="JSON keyword arguments of the model"
+    )
     if weights:
-        p.add_argument("--weights", default=None, help="state_dict file of the trained model (weights_only load)")
+        p.add_argument(
+            "--weights", default=None, help="state_dict file of the trained model (weights_only load)"
+        )
     p.add_argument("--dataset", default="digits", help="digits (default), mnist, fashion-mnist or cifar10")
     p.add_argument("--data-dir", default=None, help="folder with the dataset files")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def _defence_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--activation", default="jumprelu", help="jumprelu, randomized-jumprelu, brelu, capped or srelu")
-    p.add_argument("--param", type=_param, action="append", default=[], help="activation parameter NAME=VALUE, repeatable")
-    p.add_argument("--layers", type=_names, default=None, help="comma-separated ReLU sites to replace (default all)")
+    p.add_argument(
+        "--activation", default="jumprelu", help="jumprelu, randomized-jumprelu, brelu, capped or srelu"
+    )
+    p.add_argument(
+        "--param",
+        type=_param,
+        action="append",
+        default=[],
+        help="activation parameter NAME=VALUE, repeatable",
+    )
+    p.add_argument(
+        "--layers", type=_names, default=None, help="comma-separated ReLU sites to replace (default all)"
+    )
     p.add_argument("--n-eval", type=int, default=500, help="number of test images (default 500)")
 
 
@@ -86,7 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     demo.add_argument("--dataset", default="digits", help="digits (default, bundled), mnist or fashion-mnist")
-    demo.add_argument("--data-dir", default=None, help="directory with the dataset files (e.g. shared/datasets/mnist)")
+    demo.add_argument(
+        "--data-dir", default=None, help="directory with the dataset files (e.g. shared/datasets/mnist)"
+    )
     demo.add_argument("--out", default="demo-results", help="output directory (default: demo-results)")
     demo.add_argument("--kappas", type=_floats, default=None, help="comma-separated JumpReLU thresholds")
     demo.add_argument("--n-eval", type=int, default=None, help="number of test images attacked")
@@ -110,22 +128,30 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     rep.add_argument("--quiet", action="store_true", help="no progress bars")
 
-    train = sub.add_parser("train", help="train a zoo model and save a checkpoint",
-                           description="Train a zoo model (optionally with a defence activation, e.g. "
-                           "--activation brelu --param t=1) and save state_dict + metadata.")
+    train = sub.add_parser(
+        "train",
+        help="train a zoo model and save a checkpoint",
+        description="Train a zoo model (optionally with a defence activation, e.g. "
+        "--activation brelu --param t=1) and save state_dict + metadata.",
+    )
     _model_args(train, weights=False)
     train.add_argument("--activation", default=None, help="train with this activation instead of ReLU")
-    train.add_argument("--param", type=_param, action="append", default=[], help="activation parameter NAME=VALUE")
+    train.add_argument(
+        "--param", type=_param, action="append", default=[], help="activation parameter NAME=VALUE"
+    )
     train.add_argument("--epochs", type=int, default=10)
     train.add_argument("--lr", type=float, default=1e-3)
     train.add_argument("--batch-size", type=int, default=128)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", default="model.pt", help="checkpoint file (default model.pt)")
 
-    ev = sub.add_parser("evaluate", help="retrofit your model and run the adaptive-attack audit",
-                        description="Retrofit a trained model with an activation defence and audit it: white-box "
-                        "accuracy beside BPDA, margin-loss, EOT, transfer (and surrogate) attacks, with a "
-                        "gradient-masking flag. Writes audit.json and audit.md into --out.")
+    ev = sub.add_parser(
+        "evaluate",
+        help="retrofit your model and run the adaptive-attack audit",
+        description="Retrofit a trained model with an activation defence and audit it: white-box "
+        "accuracy beside BPDA, margin-loss, EOT, transfer (and surrogate) attacks, with a "
+        "gradient-masking flag. Writes audit.json and audit.md into --out.",
+    )
     _model_args(ev)
     _defence_args(ev)
     ev.add_argument("--attacks", type=_names, default=("fgsm", "pgd"), help="comma-separated: fgsm,pgd")
@@ -135,13 +161,18 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--out", default="evaluation")
 
-    tune = sub.add_parser("tune", help="trade-off curve of an activation parameter (e.g. kappa)",
-                          description="Clean accuracy and mean relative minimal perturbation (white-box and "
-                          "BPDA) per parameter value; picks the most robust value within an accuracy budget. "
-                          "Writes tune.json and tradeoff.png into --out.")
+    tune = sub.add_parser(
+        "tune",
+        help="trade-off curve of an activation parameter (e.g. kappa)",
+        description="Clean accuracy and mean relative minimal perturbation (white-box and "
+        "BPDA) per parameter value; picks the most robust value within an accuracy budget. "
+        "Writes tune.json and tradeoff.png into --out.",
+    )
     _model_args(tune)
     tune.add_argument("--activation", default="jumprelu")
-    tune.add_argument("--param-name", default=None, help="parameter to tune (default: the activation's first)")
+    tune.add_argument(
+        "--param-name", default=None, help="parameter to tune (default: the activation's first)"
+    )
     tune.add_argument("--values", type=_floats, required=True, help="comma-separated values to try")
     tune.add_argument("--layers", type=_names, default=None)
     tune.add_argument("--max-accuracy-drop", type=float, default=0.01)
@@ -149,9 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--n-eval", type=int, default=500)
     tune.add_argument("--out", default="tuning")
 
-    det = sub.add_parser("detect", help="LID detection AUC, ReLU vs the retrofitted model",
-                         description="Local intrinsic dimensionality detector (Ma et al. 2018) on adversarial "
-                         "examples crafted on each model; writes detect.json into --out.")
+    det = sub.add_parser(
+        "detect",
+        help="LID detection AUC, ReLU vs the retrofitted model",
+        description="Local intrinsic dimensionality detector (Ma et al. 2018) on adversarial "
+        "examples crafted on each model; writes detect.json into --out.",
+    )
     _model_args(det)
     _defence_args(det)
     det.add_argument("--attack", default="pgd", help="fgsm or pgd (default pgd)")
@@ -180,8 +214,10 @@ def _run_demo(args: argparse.Namespace) -> int:
     flagged = [r["kappa"] for r in results["rows"] if r.get("masking_flag")]
     if flagged:
         print(f"Gradient masking suspected for kappa in {flagged}: an adaptive attack beat white-box PGD.")
-    print(f"Wrote {args.out}/results.json, results.md, results.csv, kappa_tradeoff.png "
-          f"({results['wall_seconds']:.1f} s).")
+    print(
+        f"Wrote {args.out}/results.json, results.md, results.csv, kappa_tradeoff.png "
+        f"({results['wall_seconds']:.1f} s)."
+    )
     return 0
 
 
@@ -193,11 +229,18 @@ def _run_reproduce(args: argparse.Namespace) -> int:
             print(f"{name:12s} {desc}")
         return 0 if args.list else 2
     results = reproduce(
-        args.name, quick=args.quick, data_dir=args.data_dir, out=args.out, seed=args.seed, verbose=not args.quiet
+        args.name,
+        quick=args.quick,
+        data_dir=args.data_dir,
+        out=args.out,
+        seed=args.seed,
+        verbose=not args.quiet,
     )
     out = args.out or f"results/{args.name}{'-quick' if args.quick else ''}"
-    print(f"{results.get('title', args.name)}: wrote {out}/results.json and results.md "
-          f"({len(results.get('tables', []))} tables, {len(results.get('figures', []))} figures).")
+    print(
+        f"{results.get('title', args.name)}: wrote {out}/results.json and results.md "
+        f"({len(results.get('tables', []))} tables, {len(results.get('figures', []))} figures)."
+    )
     return 0
 
 
@@ -205,9 +248,18 @@ def _run_train(args: argparse.Namespace) -> int:
     from art_activation_defenses.experiments.commands import train_model
 
     meta = train_model(
-        args.model, dataset=args.dataset, data_dir=args.data_dir, out=args.out, epochs=args.epochs, lr=args.lr,
-        batch_size=args.batch_size, activation=args.activation, activation_params=dict(args.param),
-        model_kwargs=args.model_kwargs, seed=args.seed, verbose=not args.quiet,
+        args.model,
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        out=args.out,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        activation=args.activation,
+        activation_params=dict(args.param),
+        model_kwargs=args.model_kwargs,
+        seed=args.seed,
+        verbose=not args.quiet,
     )
     print(f"test accuracy {meta['test_accuracy']:.4f}; saved {args.out}")
     return 0
@@ -217,10 +269,22 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     from art_activation_defenses.experiments.commands import evaluate_model
 
     result = evaluate_model(
-        args.model, weights=args.weights, activation=args.activation, activation_params=dict(args.param),
-        dataset=args.dataset, data_dir=args.data_dir, layers=args.layers, attacks=args.attacks, eps=args.eps,
-        max_iter=args.max_iter, surrogate=args.surrogate, n_eval=args.n_eval, model_kwargs=args.model_kwargs,
-        out=args.out, seed=args.seed, verbose=not args.quiet,
+        args.model,
+        weights=args.weights,
+        activation=args.activation,
+        activation_params=dict(args.param),
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        layers=args.layers,
+        attacks=args.attacks,
+        eps=args.eps,
+        max_iter=args.max_iter,
+        surrogate=args.surrogate,
+        n_eval=args.n_eval,
+        model_kwargs=args.model_kwargs,
+        out=args.out,
+        seed=args.seed,
+        verbose=not args.quiet,
     )
     print((Path(args.out) / "audit.md").read_text(encoding="utf-8"))
     return 0 if result is not None else 1
@@ -230,19 +294,41 @@ def _run_tune(args: argparse.Namespace) -> int:
     from art_activation_defenses.experiments.commands import tune_model
 
     result = tune_model(
-        args.model, weights=args.weights, activation=args.activation, values=args.values, param=args.param_name,
-        dataset=args.dataset, data_dir=args.data_dir, layers=args.layers, max_accuracy_drop=args.max_accuracy_drop,
-        attack=args.attack, n_eval=args.n_eval, model_kwargs=args.model_kwargs, out=args.out, verbose=not args.quiet,
+        args.model,
+        weights=args.weights,
+        activation=args.activation,
+        values=args.values,
+        param=args.param_name,
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        layers=args.layers,
+        max_accuracy_drop=args.max_accuracy_drop,
+        attack=args.attack,
+        n_eval=args.n_eval,
+        model_kwargs=args.model_kwargs,
+        out=args.out,
+        verbose=not args.quiet,
     )
     from art_activation_defenses.experiments.report import markdown_table
 
     keys = ("values", "accuracy", "rho", "rho_bpda", "fool_rate", "admissible")
-    rows = [dict(zip(keys, vals)) for vals in zip(*(result.get(k) or [None] * len(result["values"]) for k in keys))]
-    headers = [("values", result["param"]), ("accuracy", "clean acc"), ("rho", "ρ white-box"),
-               ("rho_bpda", "ρ BPDA"), ("fool_rate", "fool rate"), ("admissible", "within budget")]
+    rows = [
+        dict(zip(keys, vals, strict=True))
+        for vals in zip(*(result.get(k) or [None] * len(result["values"]) for k in keys), strict=True)
+    ]
+    headers = [
+        ("values", result["param"]),
+        ("accuracy", "clean acc"),
+        ("rho", "ρ white-box"),
+        ("rho_bpda", "ρ BPDA"),
+        ("fool_rate", "fool rate"),
+        ("admissible", "within budget"),
+    ]
     print(markdown_table(rows, headers))
-    print(f"chosen {result['param']} = {result['chosen']} (selected by {result['select_by']} ρ, accuracy drop "
-          f"<= {result['max_accuracy_drop']}); wrote {args.out}/tune.json and tradeoff.png")
+    print(
+        f"chosen {result['param']} = {result['chosen']} (selected by {result['select_by']} ρ, accuracy drop "
+        f"<= {result['max_accuracy_drop']}); wrote {args.out}/tune.json and tradeoff.png"
+    )
     return 0
 
 
@@ -251,9 +337,19 @@ def _run_detect(args: argparse.Namespace) -> int:
     from art_activation_defenses.experiments.report import markdown_table
 
     result = detect_model(
-        args.model, weights=args.weights, activation=args.activation, activation_params=dict(args.param),
-        dataset=args.dataset, data_dir=args.data_dir, attack=args.attack, eps=args.eps, n_eval=args.n_eval,
-        model_kwargs=args.model_kwargs, out=args.out, seed=args.seed, verbose=not args.quiet,
+        args.model,
+        weights=args.weights,
+        activation=args.activation,
+        activation_params=dict(args.param),
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        attack=args.attack,
+        eps=args.eps,
+        n_eval=args.n_eval,
+        model_kwargs=args.model_kwargs,
+        out=args.out,
+        seed=args.seed,
+        verbose=not args.quiet,
     )
     print(markdown_table(result["rows"], [("model", "model"), ("auc", "LID AUC"), ("n_test", "test pairs")]))
     return 0

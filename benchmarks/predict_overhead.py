@@ -61,7 +61,12 @@ def main() -> None:
         "environment": environment(),
     }
     write_json(result, args.out)
-    print(json.dumps({k: result[k] for k in ("data", "n_images", "median_seconds", "ratio_jumprelu_over_relu")}, indent=2))
+    print(
+        json.dumps(
+            {k: result[k] for k in ("data", "n_images", "median_seconds", "ratio_jumprelu_over_relu")},
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -23,7 +23,9 @@ def tiny_model(digits: tuple[np.ndarray, ...]) -> nn.Module:
     """A 64-32-32-10 ReLU MLP trained full-batch with Adam (seeded; ~95% test accuracy)."""
     x_train, y_train, _, _ = digits
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 10))
+    model = nn.Sequential(
+        nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 10)
+    )
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
     xt, yt = torch.from_numpy(x_train), torch.from_numpy(y_train)
     for _ in range(150):

@@ -30,7 +30,9 @@ from art_activation_defenses import RetrofitClassifier
 ATTACKS: dict[str, Callable[[Any], Any]] = {
     "fgsm": lambda c: FastGradientMethod(c, eps=0.1),
     "bim": lambda c: BasicIterativeMethod(c, eps=0.1, eps_step=0.02, max_iter=3, verbose=False),
-    "pgd-pytorch": lambda c: ProjectedGradientDescentPyTorch(c, eps=0.1, eps_step=0.02, max_iter=3, verbose=False),
+    "pgd-pytorch": lambda c: ProjectedGradientDescentPyTorch(
+        c, eps=0.1, eps_step=0.02, max_iter=3, verbose=False
+    ),
     "deepfool": lambda c: DeepFool(c, max_iter=3, verbose=False),
     "carlini-l2": lambda c: CarliniL2Method(c, max_iter=2, binary_search_steps=1, verbose=False),
     "jsma": lambda c: SaliencyMapMethod(c, theta=0.1, gamma=0.1, verbose=False),
@@ -41,20 +43,36 @@ ATTACKS: dict[str, Callable[[Any], Any]] = {
         eps_step=0.05,
         batch_size=8,
         attacks=[
-            AutoProjectedGradientDescent(c, eps=0.1, eps_step=0.05, max_iter=3, nb_random_init=1, verbose=False),
             AutoProjectedGradientDescent(
-                c, eps=0.1, eps_step=0.05, max_iter=3, nb_random_init=1, loss_type="difference_logits_ratio", verbose=False
+                c, eps=0.1, eps_step=0.05, max_iter=3, nb_random_init=1, verbose=False
+            ),
+            AutoProjectedGradientDescent(
+                c,
+                eps=0.1,
+                eps_step=0.05,
+                max_iter=3,
+                nb_random_init=1,
+                loss_type="difference_logits_ratio",
+                verbose=False,
             ),
         ],
     ),
     "square": lambda c: SquareAttack(c, eps=0.1, max_iter=5, nb_restarts=1, verbose=False),
-    "hopskipjump": lambda c: HopSkipJump(c, max_iter=1, max_eval=20, init_eval=5, init_size=20, verbose=False),
+    "hopskipjump": lambda c: HopSkipJump(
+        c, max_iter=1, max_eval=20, init_eval=5, init_size=20, verbose=False
+    ),
 }
 
 MODES: dict[str, dict[str, Any]] = {
     "exact": {"activation": "jumprelu", "kappa": 0.2},
     "bpda": {"activation": "jumprelu", "kappa": 0.2, "gradient": "bpda"},
-    "eot": {"activation": "randomized-jumprelu", "kappa": 0.2, "gradient": "eot", "eot_samples": 2, "seed": 0},
+    "eot": {
+        "activation": "randomized-jumprelu",
+        "kappa": 0.2,
+        "gradient": "eot",
+        "eot_samples": 2,
+        "seed": 0,
+    },
     "gray-box": {"activation": "jumprelu", "kappa": 0.2, "grad_params": {"kappa": 0.0}},
 }
 

@@ -15,7 +15,9 @@ from art_activation_defenses.experiments.commands import load_model
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("ckpt") / "m.pt"
-    code = main(["train", "--epochs", "15", "--lr", "3e-3", "--batch-size", "64", "--out", str(path), "--quiet"])
+    code = main(
+        ["train", "--epochs", "15", "--lr", "3e-3", "--batch-size", "64", "--out", str(path), "--quiet"]
+    )
     assert code == 0 and path.exists()
     return path
 
@@ -26,7 +28,9 @@ def test_train_writes_metadata(checkpoint: Path) -> None:
     assert blob["metadata"]["test_accuracy"] > 0.85
 
 
-def test_evaluate_flags_sloped_relu_masking(checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_evaluate_flags_sloped_relu_masking(
+    checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     args = ["evaluate", "--weights", str(checkpoint), "--activation", "srelu", "--param", "alpha=100"]
     with pytest.warns(UserWarning, match="MASKING"):
         code = main(args + ["--n-eval", "60", "--max-iter", "10", "--out", str(tmp_path), "--quiet"])
@@ -37,13 +41,45 @@ def test_evaluate_flags_sloped_relu_masking(checkpoint: Path, tmp_path: Path, ca
 
 
 def test_tune_and_detect(checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["tune", "--weights", str(checkpoint), "--values", "0,0.3", "--n-eval", "60", "--out",
-                 str(tmp_path / "t"), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "tune",
+                "--weights",
+                str(checkpoint),
+                "--values",
+                "0,0.3",
+                "--n-eval",
+                "60",
+                "--out",
+                str(tmp_path / "t"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     tuned = json.loads((tmp_path / "t" / "tune.json").read_text())
     assert tuned["values"] == [0.0, 0.3] and (tmp_path / "t" / "tradeoff.png").exists()
     assert "chosen kappa" in capsys.readouterr().out
-    assert main(["detect", "--weights", str(checkpoint), "--param", "kappa=0.3", "--attack", "fgsm", "--n-eval", "120",
-                 "--out", str(tmp_path / "d"), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "detect",
+                "--weights",
+                str(checkpoint),
+                "--param",
+                "kappa=0.3",
+                "--attack",
+                "fgsm",
+                "--n-eval",
+                "120",
+                "--out",
+                str(tmp_path / "d"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     detected = json.loads((tmp_path / "d" / "detect.json").read_text())
     assert [r["model"] for r in detected["rows"]][0] == "ReLU"
     assert all(0.0 <= r["auc"] <= 1.0 for r in detected["rows"])
@@ -51,7 +87,9 @@ def test_tune_and_detect(checkpoint: Path, tmp_path: Path, capsys: pytest.Captur
 
 def test_load_model_from_import_path() -> None:
     model, meta = load_model(
-        "art_activation_defenses.models.small:mlp", (1, 8, 8), 10,
+        "art_activation_defenses.models.small:mlp",
+        (1, 8, 8),
+        10,
         model_kwargs={"input_shape": (1, 8, 8), "nb_classes": 10, "hidden": (16,)},
     )
     assert model(torch.zeros(2, 1, 8, 8)).shape == (2, 10) and meta == {}

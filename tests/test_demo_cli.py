@@ -20,7 +20,13 @@ def test_run_demo_writes_json_markdown_csv_and_plot(tmp_path: Path) -> None:
     relu, jump = results["rows"]
     assert relu["clean_accuracy"] > 0.7
     assert relu["pgd_accuracy"] < relu["clean_accuracy"]
-    for key in ("pgd_bpda_accuracy", "pgd_transfer_accuracy", "deepfool_rho", "deepfool_bpda_rho", "masking_flag"):
+    for key in (
+        "pgd_bpda_accuracy",
+        "pgd_transfer_accuracy",
+        "deepfool_rho",
+        "deepfool_bpda_rho",
+        "masking_flag",
+    ):
         assert key in jump
     assert 0.0 < relu["deepfool_rho"] < 1.0
     stored = json.loads((tmp_path / "results.json").read_text())
@@ -33,7 +39,12 @@ def test_run_demo_writes_json_markdown_csv_and_plot(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"dataset": "imagenet"}, "dataset"), ({"kappas": (-1.0,)}, "kappas"), ({"eps": 2.0}, "eps"), ({"n_eval": 0}, "n_eval")],
+    [
+        ({"dataset": "imagenet"}, "dataset"),
+        ({"kappas": (-1.0,)}, "kappas"),
+        ({"eps": 2.0}, "eps"),
+        ({"n_eval": 0}, "n_eval"),
+    ],
 )
 def test_demo_config_validation(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
@@ -57,7 +68,10 @@ def test_cli_demo_prints_table(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 
 def test_cli_errors_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--dataset", "mnist", "--data-dir", str(tmp_path), "--out", str(tmp_path), "--quiet"]) == 2
+    assert (
+        main(["demo", "--dataset", "mnist", "--data-dir", str(tmp_path), "--out", str(tmp_path), "--quiet"])
+        == 2
+    )
     err = capsys.readouterr().err
     assert "train-images-idx3-ubyte" in err and "--data-dir" in err
     assert main([]) == 2

@@ -29,7 +29,9 @@ def batch(digits: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
     return x_test[:32].copy(), np.eye(10, dtype=np.float32)[y_test[:32]]
 
 
-def test_neutral_kappa_predictions_equal_relu(base: PyTorchClassifier, batch: tuple[np.ndarray, np.ndarray]) -> None:
+def test_neutral_kappa_predictions_equal_relu(
+    base: PyTorchClassifier, batch: tuple[np.ndarray, np.ndarray]
+) -> None:
     x, _ = batch
     clf = RetrofitClassifier.from_classifier(base, "jumprelu", kappa=0.0)
     assert np.array_equal(clf.predict(x), base.predict(x))
@@ -39,7 +41,9 @@ def test_neutral_kappa_predictions_equal_relu(base: PyTorchClassifier, batch: tu
     assert len(clf.sites) == 2
 
 
-def test_from_classifier_leaves_original_untouched(base: PyTorchClassifier, batch: tuple[np.ndarray, np.ndarray]) -> None:
+def test_from_classifier_leaves_original_untouched(
+    base: PyTorchClassifier, batch: tuple[np.ndarray, np.ndarray]
+) -> None:
     x, _ = batch
     before = base.predict(x)
     clf = RetrofitClassifier.from_classifier(base, "jumprelu", kappa=1.0)
@@ -48,9 +52,13 @@ def test_from_classifier_leaves_original_untouched(base: PyTorchClassifier, batc
     assert np.array_equal(base.predict(x), before)
 
 
-def test_set_params_changes_predictions_without_rebuilding(tiny_model: nn.Module, batch: tuple[np.ndarray, np.ndarray]) -> None:
+def test_set_params_changes_predictions_without_rebuilding(
+    tiny_model: nn.Module, batch: tuple[np.ndarray, np.ndarray]
+) -> None:
     x, _ = batch
-    clf = RetrofitClassifier(tiny_model, None, (1, 8, 8), 10, activation="jumprelu", kappa=0.0, clip_values=(0.0, 1.0))
+    clf = RetrofitClassifier(
+        tiny_model, None, (1, 8, 8), 10, activation="jumprelu", kappa=0.0, clip_values=(0.0, 1.0)
+    )
     model = clf.model
     p0 = clf.predict(x)
     clf.set_params(kappa=0.8)
@@ -64,9 +72,13 @@ def test_set_params_changes_predictions_without_rebuilding(tiny_model: nn.Module
     assert np.allclose(clf.predict(x), tiny_model[5](h).detach().numpy(), atol=1e-5)
 
 
-def test_gradient_modes(tiny_model: nn.Module, base: PyTorchClassifier, batch: tuple[np.ndarray, np.ndarray]) -> None:
+def test_gradient_modes(
+    tiny_model: nn.Module, base: PyTorchClassifier, batch: tuple[np.ndarray, np.ndarray]
+) -> None:
     x, y = batch
-    clf = RetrofitClassifier(tiny_model, None, (1, 8, 8), 10, activation="jumprelu", kappa=0.5, clip_values=(0.0, 1.0))
+    clf = RetrofitClassifier(
+        tiny_model, None, (1, 8, 8), 10, activation="jumprelu", kappa=0.5, clip_values=(0.0, 1.0)
+    )
     exact = clf.loss_gradient(x, y)
     clf.set_params(gradient="bpda")
     bpda = clf.loss_gradient(x, y)
@@ -87,10 +99,19 @@ def test_gradient_modes(tiny_model: nn.Module, base: PyTorchClassifier, batch: t
     assert np.array_equal(clf.predict(x), p)
 
 
-def test_gray_box_gradient_with_other_kappa(tiny_model: nn.Module, base: PyTorchClassifier, batch: tuple[np.ndarray, np.ndarray]) -> None:
+def test_gray_box_gradient_with_other_kappa(
+    tiny_model: nn.Module, base: PyTorchClassifier, batch: tuple[np.ndarray, np.ndarray]
+) -> None:
     x, y = batch
     clf = RetrofitClassifier(
-        tiny_model, None, (1, 8, 8), 10, activation="jumprelu", kappa=1.0, grad_params={"kappa": 0.0}, clip_values=(0.0, 1.0)
+        tiny_model,
+        None,
+        (1, 8, 8),
+        10,
+        activation="jumprelu",
+        kappa=1.0,
+        grad_params={"kappa": 0.0},
+        clip_values=(0.0, 1.0),
     )
     assert np.allclose(clf.loss_gradient(x, y), base.loss_gradient(x, y), atol=1e-7)
     assert not np.array_equal(clf.predict(x), base.predict(x))
@@ -108,10 +129,16 @@ def test_eot_averages_draws(tiny_model: nn.Module, batch: tuple[np.ndarray, np.n
     assert not np.array_equal(single.predict(x), single.predict(x))
 
 
-def test_seeded_randomized_predictions_repeat(tiny_model: nn.Module, batch: tuple[np.ndarray, np.ndarray]) -> None:
+def test_seeded_randomized_predictions_repeat(
+    tiny_model: nn.Module, batch: tuple[np.ndarray, np.ndarray]
+) -> None:
     x, _ = batch
-    a = RetrofitClassifier(tiny_model, None, (1, 8, 8), 10, activation="randomized-jumprelu", kappa=0.8, seed=7)
-    b = RetrofitClassifier(tiny_model, None, (1, 8, 8), 10, activation="randomized-jumprelu", kappa=0.8, seed=7)
+    a = RetrofitClassifier(
+        tiny_model, None, (1, 8, 8), 10, activation="randomized-jumprelu", kappa=0.8, seed=7
+    )
+    b = RetrofitClassifier(
+        tiny_model, None, (1, 8, 8), 10, activation="randomized-jumprelu", kappa=0.8, seed=7
+    )
     assert np.array_equal(a.predict(x), b.predict(x))
 
 
@@ -146,7 +173,9 @@ def test_bad_construction_raises(tiny_model: nn.Module, kwargs: dict, match: str
         (lambda x: x * 2.0 - 1.0, "clip_values"),
     ],
 )
-def test_bad_input_raises(tiny_model: nn.Module, batch: tuple[np.ndarray, np.ndarray], make: object, match: str) -> None:
+def test_bad_input_raises(
+    tiny_model: nn.Module, batch: tuple[np.ndarray, np.ndarray], make: object, match: str
+) -> None:
     x, y = batch
     clf = RetrofitClassifier(tiny_model, None, (1, 8, 8), 10, kappa=0.5, clip_values=(0.0, 1.0))
     bad = make(x)  # type: ignore[operator]
@@ -163,7 +192,9 @@ def test_set_params_is_atomic(tiny_model: nn.Module) -> None:
     assert clf.activation_params == {"kappa": 0.5} and clf.gradient == "exact"
 
 
-def test_float64_input_is_accepted_and_not_modified(tiny_model: nn.Module, batch: tuple[np.ndarray, np.ndarray]) -> None:
+def test_float64_input_is_accepted_and_not_modified(
+    tiny_model: nn.Module, batch: tuple[np.ndarray, np.ndarray]
+) -> None:
     x = batch[0].astype(np.float64)
     copy = x.copy()
     clf = RetrofitClassifier(tiny_model, None, (1, 8, 8), 10, kappa=0.5, clip_values=(0.0, 1.0))

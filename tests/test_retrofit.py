@@ -73,7 +73,8 @@ def test_no_relu_site_is_a_clear_error() -> None:
 
 
 @pytest.mark.parametrize(
-    ("activation", "params"), [("jumprelu", {"kappa": 0.0}), ("brelu", {"t": float("inf")}), ("srelu", {"alpha": 1.0})]
+    ("activation", "params"),
+    [("jumprelu", {"kappa": 0.0}), ("brelu", {"t": float("inf")}), ("srelu", {"alpha": 1.0})],
 )
 @pytest.mark.parametrize("model_cls", [Mixed, InplaceFunctional])
 def test_neutral_retrofit_equals_original_bitwise(

@@ -45,7 +45,9 @@ class _StraightThrough(torch.autograd.Function):
     """Forward: ``fn(x)``; backward: the derivative of the replaced ReLU (or ReLU6)."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor], upper: float) -> torch.Tensor:
+    def forward(
+        ctx: Any, x: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor], upper: float
+    ) -> torch.Tensor:
         mask = (x > 0) & (x < upper) if math.isfinite(upper) else x > 0
         ctx.save_for_backward(mask)
         with torch.no_grad():
@@ -82,7 +84,8 @@ class RetrofitActivation(nn.Module):
         for name, value in params.items():
             if name not in self.param_names:
                 raise ValueError(
-                    f"Unknown parameter `{name}` for {type(self).__name__}; expected one of {self.param_names}."
+                    f"Unknown parameter `{name}` for {type(self).__name__}; "
+                    f"expected one of {self.param_names}."
                 )
             checked[name] = self._validate(name, value)
         self._params.update(checked)
@@ -147,7 +150,9 @@ class RetrofitActivation(nn.Module):
         if self._grad_mode != "exact":
             parts.append(f"grad_mode={self._grad_mode!r}")
         if self._grad_params:
-            parts.append("grad_params={" + ", ".join(f"{k}={v:g}" for k, v in self._grad_params.items()) + "}")
+            parts.append(
+                "grad_params={" + ", ".join(f"{k}={v:g}" for k, v in self._grad_params.items()) + "}"
+            )
         return ", ".join(parts)
 
 
@@ -160,9 +165,15 @@ class JumpReLU(RetrofitActivation):
     :param grad_mode: ``"exact"`` or ``"bpda"``.
     """
 
-    param_names = ("kappa",)
+    param_names: ClassVar[tuple[str, ...]] = ("kappa",)
 
-    def __init__(self, kappa: float = 0.0, *, grad_mode: GradMode = "exact", original: Literal["relu", "relu6"] = "relu") -> None:
+    def __init__(
+        self,
+        kappa: float = 0.0,
+        *,
+        grad_mode: GradMode = "exact",
+        original: Literal["relu", "relu6"] = "relu",
+    ) -> None:
         super().__init__(grad_mode=grad_mode, original=original)
         self.set_params(kappa=kappa)
 
@@ -183,7 +194,7 @@ class RandomizedJumpReLU(JumpReLU):
     :param generator: Optional CPU ``torch.Generator`` for reproducible draws.
     """
 
-    param_names = ("kappa", "low")
+    param_names: ClassVar[tuple[str, ...]] = ("kappa", "low")
 
     def __init__(
         self,
@@ -221,7 +232,9 @@ class BoundedReLU(RetrofitActivation):
 
     param_names: ClassVar[tuple[str, ...]] = ("t",)
 
-    def __init__(self, t: float = 1.0, *, grad_mode: GradMode = "exact", original: Literal["relu", "relu6"] = "relu") -> None:
+    def __init__(
+        self, t: float = 1.0, *, grad_mode: GradMode = "exact", original: Literal["relu", "relu6"] = "relu"
+    ) -> None:
         super().__init__(grad_mode=grad_mode, original=original)
         self.set_params(**{self.param_names[0]: t})
 
@@ -241,9 +254,11 @@ class CappedReLU(BoundedReLU):
     :param beta: Cap, ``beta > 0``.
     """
 
-    param_names = ("beta",)
+    param_names: ClassVar[tuple[str, ...]] = ("beta",)
 
-    def __init__(self, beta: float = 1.0, *, grad_mode: GradMode = "exact", original: Literal["relu", "relu6"] = "relu") -> None:
+    def __init__(
+        self, beta: float = 1.0, *, grad_mode: GradMode = "exact", original: Literal["relu", "relu6"] = "relu"
+    ) -> None:
         super().__init__(beta, grad_mode=grad_mode, original=original)
 
 
@@ -255,9 +270,15 @@ class SlopedReLU(RetrofitActivation):
     :param alpha: Slope, ``alpha > 0``; ``alpha=1`` is ReLU.
     """
 
-    param_names = ("alpha",)
+    param_names: ClassVar[tuple[str, ...]] = ("alpha",)
 
-    def __init__(self, alpha: float = 1.0, *, grad_mode: GradMode = "exact", original: Literal["relu", "relu6"] = "relu") -> None:
+    def __init__(
+        self,
+        alpha: float = 1.0,
+        *,
+        grad_mode: GradMode = "exact",
+        original: Literal["relu", "relu6"] = "relu",
+    ) -> None:
         super().__init__(grad_mode=grad_mode, original=original)
         self.set_params(alpha=alpha)
 

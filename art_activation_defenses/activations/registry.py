@@ -40,7 +40,9 @@ def activation_class(name: str) -> type[RetrofitActivation]:
     """
     key = str(name).lower().replace("_", "-")
     if key not in ACTIVATIONS:
-        raise ValueError(f"Unknown activation `activation={name!r}`; expected one of {available_activations()}.")
+        raise ValueError(
+            f"Unknown activation `activation={name!r}`; expected one of {available_activations()}."
+        )
     return ACTIVATIONS[key]
 
 

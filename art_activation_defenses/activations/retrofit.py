@@ -37,6 +37,7 @@ _RELU6_FUNCTIONS: dict[Any, str] = {TF.relu6: "relu6"}
 _RELU_METHODS = {"relu": "relu", "relu_": "relu"}
 
 ActivationSpec = str | RetrofitActivation | Callable[[], RetrofitActivation]
+Original = Literal["relu", "relu6"]
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,8 @@ def _trace(model: nn.Module) -> fx.Graph | None:
     except Exception as err:  # noqa: BLE001 - any tracing failure means "not traceable"
         warnings.warn(
             f"torch.fx could not trace {type(model).__name__} ({type(err).__name__}: {err}); only nn.ReLU "
-            "modules are listed and functional F.relu/torch.relu/Tensor.relu calls, if any, are NOT replaced.",
+            "modules are listed and functional F.relu/torch.relu/Tensor.relu calls, if any, "
+            "are NOT replaced.",
             stacklevel=3,
         )
         return None
@@ -153,7 +155,7 @@ def _sites_from_graph(graph: fx.Graph, model: nn.Module, include_relu6: bool) ->
 
 
 def _sites_from_modules(model: nn.Module, include_relu6: bool) -> list[Site]:
-    sites = []
+    sites: list[Site] = []
     kinds = (nn.ReLU, nn.ReLU6) if include_relu6 else (nn.ReLU,)
     for name, module in model.named_modules():
         if isinstance(module, kinds):
@@ -180,7 +182,9 @@ def relu_sites(model: nn.Module, *, include_relu6: bool = False) -> list[Site]:
     return _sites_from_graph(graph, model, include_relu6)
 
 
-def _make_factory(activation: ActivationSpec, params: dict[str, Any]) -> Callable[[str], RetrofitActivation]:
+def _make_factory(
+    activation: ActivationSpec, params: dict[str, Any]
+) -> Callable[[Original], RetrofitActivation]:
     if isinstance(activation, str):
         create_activation(activation, **params)  # validate once, eagerly
         return lambda original: create_activation(activation, original=original, **params)
@@ -191,7 +195,7 @@ def _make_factory(activation: ActivationSpec, params: dict[str, Any]) -> Callabl
         )
     if isinstance(activation, RetrofitActivation):
 
-        def from_template(original: str) -> RetrofitActivation:
+        def from_template(original: Original) -> RetrofitActivation:
             module = _copy.deepcopy(activation)
             module.original = original
             return module
@@ -199,7 +203,7 @@ def _make_factory(activation: ActivationSpec, params: dict[str, Any]) -> Callabl
         return from_template
     if callable(activation):
 
-        def from_factory(original: str) -> RetrofitActivation:
+        def from_factory(original: Original) -> RetrofitActivation:
             module = activation()
             if not isinstance(module, RetrofitActivation):
                 raise ValueError(
@@ -236,11 +240,15 @@ def _select(sites: list[Site], layers: Sequence[str | int] | str | int | None) -
             for site in by_target[layer]:
                 chosen[site.index] = site
         else:
-            raise ValueError(f"`layers` entry {layer!r} is not a ReLU site; available: {[s.name for s in sites]}.")
+            raise ValueError(
+                f"`layers` entry {layer!r} is not a ReLU site; available: {[s.name for s in sites]}."
+            )
     return [chosen[i] for i in sorted(chosen)]
 
 
-def _module_swap(model: nn.Module, selected: list[Site], make: Callable[[str], RetrofitActivation]) -> dict[str, RetrofitActivation]:
+def _module_swap(
+    model: nn.Module, selected: list[Site], make: Callable[[Original], RetrofitActivation]
+) -> dict[str, RetrofitActivation]:
     installed: dict[str, RetrofitActivation] = {}
     new_by_target: dict[str, RetrofitActivation] = {}
     for site in selected:
@@ -257,7 +265,7 @@ def _module_swap(model: nn.Module, selected: list[Site], make: Callable[[str], R
 
 
 def _fx_rewrite(
-    model: nn.Module, graph: fx.Graph, selected: list[Site], make: Callable[[str], RetrofitActivation]
+    model: nn.Module, graph: fx.Graph, selected: list[Site], make: Callable[[Original], RetrofitActivation]
 ) -> tuple[fx.GraphModule, dict[str, RetrofitActivation]]:
     gm = fx.GraphModule(model, graph, class_name=type(model).__name__ + "Retrofit")
     order = {node: i for i, node in enumerate(gm.graph.nodes)}
@@ -279,9 +287,11 @@ def _fx_rewrite(
         if site.inplace:
             # Later readers of the mutated tensor must see the activation's output.
             position = order[node]
-            source.replace_all_uses_with(
-                new, delete_user_cb=lambda user, p=position, n=new: user is not n and order.get(user, -1) > p
-            )
+
+            def later_reader(user: fx.Node, p: int = position, n: fx.Node = new) -> bool:
+                return user is not n and order.get(user, -1) > p
+
+            source.replace_all_uses_with(new, delete_user_cb=later_reader)
         gm.graph.erase_node(node)
     gm.graph.lint()
     gm.recompile()
@@ -320,7 +330,11 @@ def retrofit(
     make = _make_factory(activation, params)
     work = _copy.deepcopy(model) if copy else model
     graph = _trace(work)
-    sites = _sites_from_modules(work, include_relu6) if graph is None else _sites_from_graph(graph, work, include_relu6)
+    sites = (
+        _sites_from_modules(work, include_relu6)
+        if graph is None
+        else _sites_from_graph(graph, work, include_relu6)
+    )
     if not sites:
         hint = ""
         if not include_relu6 and any(isinstance(m, nn.ReLU6) for m in work.modules()):
@@ -342,4 +356,3 @@ def retrofit(
     gm, installed = _fx_rewrite(work, graph, selected, make)
     gm.train(work.training)
     return Retrofit(gm, selected, installed, "torch.fx")
-

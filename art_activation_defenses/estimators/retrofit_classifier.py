@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -66,7 +66,8 @@ def check_input(
         x = np.asarray(x)
         if not np.issubdtype(x.dtype, np.floating):
             raise ValueError(
-                f"`{name}` must be a floating-point array (float32, scaled to clip_values), got dtype {x.dtype}."
+                f"`{name}` must be a floating-point array (float32, scaled to clip_values), "
+                f"got dtype {x.dtype}."
             )
         if x.dtype != np.float32:
             x = x.astype(np.float32)
@@ -118,7 +119,12 @@ class RetrofitClassifier(PyTorchClassifier):
     Other parameters are ART's ``PyTorchClassifier`` ones.
     """
 
-    estimator_params = PyTorchClassifier.estimator_params + ["activation", "gradient", "eot_samples", "grad_params"]
+    estimator_params = PyTorchClassifier.estimator_params + [
+        "activation",
+        "gradient",
+        "eot_samples",
+        "grad_params",
+    ]
 
     def __init__(
         self,
@@ -152,7 +158,8 @@ class RetrofitClassifier(PyTorchClassifier):
         unknown = sorted(set(activation_params) - set(cls.param_names))
         if unknown:
             raise ValueError(
-                f"Unknown parameter(s) {unknown} for activation {activation!r}; expected some of {cls.param_names} "
+                f"Unknown parameter(s) {unknown} for activation {activation!r}; "
+                f"expected some of {cls.param_names} "
                 "or a PyTorchClassifier argument."
             )
         extra: dict[str, Any] = {}
@@ -160,7 +167,13 @@ class RetrofitClassifier(PyTorchClassifier):
             extra["generator"] = torch.Generator().manual_seed(int(seed)) if seed is not None else None
         self._activation = activation
         self._retrofit: Retrofit = retrofit(
-            model, activation, layers=layers, copy=copy, include_relu6=include_relu6, **activation_params, **extra
+            model,
+            activation,
+            layers=layers,
+            copy=copy,
+            include_relu6=include_relu6,
+            **activation_params,
+            **extra,
         )
         super().__init__(
             model=self._retrofit.model,
@@ -182,7 +195,9 @@ class RetrofitClassifier(PyTorchClassifier):
 
     # -- construction from an ART classifier -------------------------------------------
     @classmethod
-    def from_classifier(cls, classifier: PyTorchClassifier, activation: str = "jumprelu", **params: Any) -> RetrofitClassifier:
+    def from_classifier(
+        cls, classifier: PyTorchClassifier, activation: str = "jumprelu", **params: Any
+    ) -> RetrofitClassifier:
         """Retrofit an existing ART ``PyTorchClassifier``, keeping its loss, clip values,
         preprocessing, defences, device and (re-bound) optimizer type. The original
         classifier and its model are left unchanged.
@@ -192,7 +207,9 @@ class RetrofitClassifier(PyTorchClassifier):
         :param params: ``RetrofitClassifier`` keywords (``kappa=``, ``gradient=``, ...).
         """
         if not isinstance(classifier, PyTorchClassifier):
-            raise ValueError(f"`classifier` must be an ART PyTorchClassifier, got {type(classifier).__name__}.")
+            raise ValueError(
+                f"`classifier` must be an ART PyTorchClassifier, got {type(classifier).__name__}."
+            )
         params.setdefault("copy", True)
         new = cls(
             classifier.model,
@@ -279,7 +296,8 @@ class RetrofitClassifier(PyTorchClassifier):
         probe.grad_params = grad_params  # validates gray-box names and values
         if gradient == "eot" and not self.is_randomized:
             warnings.warn(
-                f"gradient='eot' on a deterministic activation ({self._activation!r}) averages identical gradients.",
+                f"gradient='eot' on a deterministic activation ({self._activation!r}) "
+                "averages identical gradients.",
                 stacklevel=2,
             )
         if kwargs:
@@ -297,26 +315,33 @@ class RetrofitClassifier(PyTorchClassifier):
             raise ValueError(f"`y` has {len(y)} entries for {len(x)} samples in `x`.")
         return x
 
-    def predict(self, x: np.ndarray, batch_size: int = 128, training_mode: bool = False, **kwargs: Any) -> np.ndarray:
+    def predict(
+        self, x: np.ndarray, batch_size: int = 128, training_mode: bool = False, **kwargs: Any
+    ) -> np.ndarray:
         """ART ``predict`` with input validation (NaN, shape, dtype, clip range, empty)."""
         return super().predict(self._check(x), batch_size=batch_size, training_mode=training_mode, **kwargs)
 
     def loss_gradient(self, x: Any, y: Any, training_mode: bool = False, **kwargs: Any) -> Any:
         """Gradient of the loss in the configured gradient mode (EOT: mean over draws)."""
         x = self._check(x, y)
-        total = None
-        for _ in range(self.eot_samples):
-            grad = super().loss_gradient(x, y, training_mode=training_mode, **kwargs)
-            total = grad if total is None else total + grad
-        return total / self.eot_samples if self.eot_samples > 1 else total
+        return self._eot_mean(
+            lambda: super(RetrofitClassifier, self).loss_gradient(x, y, training_mode, **kwargs)
+        )
 
     def class_gradient(self, x: Any, label: Any = None, training_mode: bool = False, **kwargs: Any) -> Any:
         """Class gradients in the configured gradient mode (EOT: mean over draws)."""
         x = self._check(x)
-        total = None
-        for _ in range(self.eot_samples):
-            grad = super().class_gradient(x, label=label, training_mode=training_mode, **kwargs)
-            total = grad if total is None else total + grad
+        return self._eot_mean(
+            lambda: super(RetrofitClassifier, self).class_gradient(
+                x, label=label, training_mode=training_mode, **kwargs
+            )
+        )
+
+    def _eot_mean(self, compute: Callable[[], Any]) -> Any:
+        """Mean of ``compute()`` over ``eot_samples`` draws (one call outside EOT mode)."""
+        total = compute()
+        for _ in range(self.eot_samples - 1):
+            total = total + compute()
         return total / self.eot_samples if self.eot_samples > 1 else total
 
     def compute_loss(self, x: Any, y: Any, reduction: str = "none", **kwargs: Any) -> Any:
@@ -325,6 +350,7 @@ class RetrofitClassifier(PyTorchClassifier):
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(activation={self._activation!r}, params={self.activation_params}, "
-            f"gradient={self._gradient!r}, grad_params={self._grad_params}, sites={len(self._retrofit.sites)}, "
+            f"gradient={self._gradient!r}, grad_params={self._grad_params}, "
+            f"sites={len(self._retrofit.sites)}, "
             f"input_shape={self.input_shape}, nb_classes={self.nb_classes}, clip_values={self.clip_values})"
         )

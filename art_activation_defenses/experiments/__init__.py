@@ -18,9 +18,18 @@ __all__ = ["DemoConfig", "run_demo", "reproduce", "REPRODUCTIONS", "available_re
 
 #: Reproduction name -> (module, one-line description).
 REPRODUCTIONS: dict[str, tuple[str, str]] = {
-    "jumprelu": ("art_activation_defenses.experiments.jumprelu", "JumpReLU (Erichson et al. 2019): Tables 1-4, Figures 4-8"),
-    "brelu-gda": ("art_activation_defenses.experiments.brelu_gda", "Bounded ReLU + Gaussian augmentation (Zantedeschi et al. 2017)"),
-    "srelu": ("art_activation_defenses.experiments.srelu", "Sloped ReLU (Borji 2020), with BPDA/surrogate transfer"),
+    "jumprelu": (
+        "art_activation_defenses.experiments.jumprelu",
+        "JumpReLU (Erichson et al. 2019): Tables 1-4, Figures 4-8",
+    ),
+    "brelu-gda": (
+        "art_activation_defenses.experiments.brelu_gda",
+        "Bounded ReLU + Gaussian augmentation (Zantedeschi et al. 2017)",
+    ),
+    "srelu": (
+        "art_activation_defenses.experiments.srelu",
+        "Sloped ReLU (Borji 2020), with BPDA/surrogate transfer",
+    ),
     "capped": ("art_activation_defenses.experiments.capped", "Capped ReLU (Sooksatra et al. 2023)"),
 }
 

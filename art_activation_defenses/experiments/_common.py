@@ -65,7 +65,9 @@ def write_json(data: Any, path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def masking_gap(white_box: float, adaptive: dict[str, float], margin: float) -> tuple[bool, str | None, float]:
+def masking_gap(
+    white_box: float, adaptive: dict[str, float], margin: float
+) -> tuple[bool, str | None, float]:
     """Whether an adaptive/transfer attack beats the white-box one by more than ``margin``.
 
     Lower accuracy means a stronger attack: if any adaptive accuracy is below

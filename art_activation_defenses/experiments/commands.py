@@ -10,7 +10,7 @@ import importlib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from art.estimators.classification import PyTorchClassifier
@@ -55,21 +55,29 @@ def load_model(
         if not isinstance(model, nn.Module):
             raise ValueError(f"`model={spec!r}` returned {type(model).__name__}, not a torch.nn.Module.")
     else:
-        raise ValueError(f"Unknown `model={spec!r}`: a zoo name {sorted(MODELS)} or 'package.module:Factory'.")
+        raise ValueError(
+            f"Unknown `model={spec!r}`: a zoo name {sorted(MODELS)} or 'package.module:Factory'."
+        )
     meta: dict[str, Any] = {}
     if weights is not None:
         meta = load_checkpoint(model, weights)
     return model.eval(), meta
 
 
-def _data(dataset: str, data_dir: str | None, n_eval: int | None) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+def _data(
+    dataset: str, data_dir: str | None, n_eval: int | None
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     info = dataset_info(dataset)
     x, y = load_dataset(dataset, data_dir, "test", limit=n_eval)
     return info, x, y
 
 
 def _defended(
-    model: nn.Module, info: Mapping[str, Any], activation: str, params: Mapping[str, float], layers: Sequence[str] | None
+    model: nn.Module,
+    info: Mapping[str, Any],
+    activation: str,
+    params: Mapping[str, float],
+    layers: Sequence[str] | None,
 ) -> tuple[PyTorchClassifier, RetrofitClassifier]:
     relu = PyTorchClassifier(
         model, nn.CrossEntropyLoss(), info["input_shape"], info["nb_classes"], clip_values=info["clip_values"]
@@ -151,14 +159,30 @@ def evaluate_model(
     from art_activation_defenses.evaluation import audit, render_audit_markdown
 
     info, x, y = _data(dataset, data_dir, n_eval)
-    net, meta = load_model(model, info["input_shape"], info["nb_classes"], weights=weights, model_kwargs=model_kwargs)
+    net, meta = load_model(
+        model, info["input_shape"], info["nb_classes"], weights=weights, model_kwargs=model_kwargs
+    )
     relu, defended = _defended(net, info, activation, activation_params, layers)
     result = audit(
-        defended, relu, x, y, attacks=attacks, eps=eps, max_iter=max_iter, surrogate=surrogate, seed=seed, verbose=verbose
+        defended,
+        relu,
+        x,
+        y,
+        attacks=attacks,
+        eps=eps,
+        max_iter=max_iter,
+        surrogate=surrogate,
+        seed=seed,
+        verbose=verbose,
     )
     result.update(
-        model=model, weights=str(weights) if weights else None, dataset=dataset, checkpoint_metadata=meta,
-        activation=activation, activation_params=dict(activation_params), environment=environment(),
+        model=model,
+        weights=str(weights) if weights else None,
+        dataset=dataset,
+        checkpoint_metadata=meta,
+        activation=activation,
+        activation_params=dict(activation_params),
+        environment=environment(),
     )
     out = Path(out)
     write_json(result, out / "audit.json")
@@ -184,7 +208,9 @@ def tune_model(
     out: str | Path = "tuning",
     verbose: bool = True,
 ) -> dict[str, Any]:
-    """Trade-off curve of an activation parameter on validation data; writes ``tune.json`` and ``tradeoff.png``.
+    """Trade-off curve of an activation parameter on validation data.
+
+    Writes ``tune.json`` and ``tradeoff.png`` into ``out``.
 
     The validation images are the *first* ``n_eval`` images of the test split; report robustness on
     other images than those used to tune.
@@ -192,12 +218,21 @@ def tune_model(
     from art_activation_defenses.defences import plot_tradeoff, tune_kappa
 
     info, x, y = _data(dataset, data_dir, n_eval)
-    net, _ = load_model(model, info["input_shape"], info["nb_classes"], weights=weights, model_kwargs=model_kwargs)
+    net, _ = load_model(
+        model, info["input_shape"], info["nb_classes"], weights=weights, model_kwargs=model_kwargs
+    )
     name = param or activation_class(activation).param_names[0]
     start = {name: float(values[0])}
     _, defended = _defended(net, info, activation, start, layers)
     result = tune_kappa(
-        defended, x, y, values, attack=attack, param=name, max_accuracy_drop=max_accuracy_drop, verbose=verbose  # type: ignore[arg-type]
+        defended,
+        x,
+        y,
+        values,
+        attack=cast(Any, attack),
+        param=name,
+        max_accuracy_drop=max_accuracy_drop,
+        verbose=verbose,  # type: ignore[arg-type]
     )
     result.update(model=model, dataset=dataset, activation=activation, environment=environment())
     out = Path(out)
@@ -234,14 +269,18 @@ def detect_model(
     if attack not in ("fgsm", "pgd"):
         raise ValueError(f"`attack` must be 'fgsm' or 'pgd', got {attack!r}.")
     info, x, y = _data(dataset, data_dir, n_eval)
-    net, _ = load_model(model, info["input_shape"], info["nb_classes"], weights=weights, model_kwargs=model_kwargs)
+    net, _ = load_model(
+        model, info["input_shape"], info["nb_classes"], weights=weights, model_kwargs=model_kwargs
+    )
     relu, defended = _defended(net, info, activation, activation_params, None)
     rows = []
     for label, clf in (("ReLU", relu), (f"{activation} {dict(activation_params)}", defended)):
         if attack == "fgsm":
             maker: Any = FastGradientMethod(clf, eps=eps)
         else:
-            maker = ProjectedGradientDescentPyTorch(clf, eps=eps, eps_step=eps / 4, max_iter=20, verbose=False)
+            maker = ProjectedGradientDescentPyTorch(
+                clf, eps=eps, eps_step=eps / 4, max_iter=20, verbose=False
+            )
         x_adv = maker.generate(x, y=y)
         res = lid_auc(clf, x, x_adv, y=y, seed=seed, verbose=verbose)
         rows.append({"model": label, "auc": res["auc"], "n_test": res["n_test"], "n_train": res["n_train"]})

@@ -36,10 +36,29 @@ __all__ = ["DemoConfig", "run_demo", "DEMO_COLUMNS"]
 
 #: Per-dataset defaults: training epochs, learning rate, kappa grid, PGD budget.
 _DEFAULTS: dict[str, dict[str, Any]] = {
-    "digits": {"epochs": 30, "lr": 3e-3, "batch_size": 64, "kappas": (0.1, 0.2, 0.4, 0.8), "eps": 0.1, "n_eval": 450},
-    "mnist": {"epochs": 3, "lr": 1e-3, "batch_size": 128, "kappas": (0.25, 0.5, 1.0, 1.5), "eps": 0.1, "n_eval": 1000},
+    "digits": {
+        "epochs": 30,
+        "lr": 3e-3,
+        "batch_size": 64,
+        "kappas": (0.1, 0.2, 0.4, 0.8),
+        "eps": 0.1,
+        "n_eval": 450,
+    },
+    "mnist": {
+        "epochs": 3,
+        "lr": 1e-3,
+        "batch_size": 128,
+        "kappas": (0.25, 0.5, 1.0, 1.5),
+        "eps": 0.1,
+        "n_eval": 1000,
+    },
     "fashion-mnist": {
-        "epochs": 3, "lr": 1e-3, "batch_size": 128, "kappas": (0.25, 0.5, 1.0, 1.5), "eps": 0.05, "n_eval": 1000,
+        "epochs": 3,
+        "lr": 1e-3,
+        "batch_size": 128,
+        "kappas": (0.25, 0.5, 1.0, 1.5),
+        "eps": 0.05,
+        "n_eval": 1000,
     },
 }
 
@@ -92,7 +111,9 @@ class DemoConfig:
     def resolved(self) -> DemoConfig:
         """A copy with every ``None`` replaced by the dataset default; validates values."""
         if self.dataset not in _DEFAULTS:
-            raise ValueError(f"`dataset` for the demo must be one of {sorted(_DEFAULTS)}, got {self.dataset!r}.")
+            raise ValueError(
+                f"`dataset` for the demo must be one of {sorted(_DEFAULTS)}, got {self.dataset!r}."
+            )
         d = _DEFAULTS[self.dataset]
         out = DemoConfig(**{**asdict(self)})
         out.kappas = tuple(float(k) for k in (self.kappas if self.kappas is not None else d["kappas"]))
@@ -133,20 +154,26 @@ def _attack_row(
             clf.set_params(gradient="exact")
     if x_transfer is not None:
         row["pgd_transfer_accuracy"] = robust_accuracy(clf, x_transfer, y)
-    adaptive = {k: row[k] for k in ("pgd_bpda_accuracy", "pgd_transfer_accuracy") if k in row}
+    adaptive: dict[str, float] = {
+        k: row[k] for k in ("pgd_bpda_accuracy", "pgd_transfer_accuracy") if k in row
+    }
     flag, strongest, gap = masking_gap(row["pgd_accuracy"], adaptive, cfg.masking_margin)
     row.update(masking_flag=flag, strongest_adaptive=strongest, masking_gap=gap)
     return row
 
 
-def _deepfool(clf: PyTorchClassifier, x: np.ndarray, y: np.ndarray, cfg: DemoConfig, *, prefix: str) -> dict[str, float]:
+def _deepfool(
+    clf: PyTorchClassifier, x: np.ndarray, y: np.ndarray, cfg: DemoConfig, *, prefix: str
+) -> dict[str, float]:
     x_df = DeepFool(clf, norm=2, max_iter=cfg.deepfool_max_iter, overshoot=0.02, verbose=False).generate(x)
     fooled = clf.predict(x_df).argmax(1) != y
     rho = relative_perturbation(x, x_df, norm=2, classifier=clf, y=y) if fooled.any() else float("nan")
     return {f"{prefix}_fool_rate": float(fooled.mean()), f"{prefix}_rho": rho}
 
 
-def run_demo(config: DemoConfig | None = None, *, out: str | Path | None = None, verbose: bool = True) -> dict[str, Any]:
+def run_demo(
+    config: DemoConfig | None = None, *, out: str | Path | None = None, verbose: bool = True
+) -> dict[str, Any]:
     """Run the demo and return its results as a plain dict (also written to ``out``).
 
     :param config: :class:`DemoConfig` (defaults: digits, no files needed).
@@ -165,8 +192,8 @@ def run_demo(config: DemoConfig | None = None, *, out: str | Path | None = None,
         model,
         x_train,
         y_train,
-        epochs=cfg.epochs,
-        lr=cfg.lr,
+        epochs=int(cfg.epochs or 1),
+        lr=float(cfg.lr or 1e-3),
         batch_size=_DEFAULTS[cfg.dataset]["batch_size"],
         seed=cfg.seed,
         verbose=verbose,
@@ -188,7 +215,9 @@ def run_demo(config: DemoConfig | None = None, *, out: str | Path | None = None,
     clf = RetrofitClassifier.from_classifier(relu, "jumprelu", kappa=0.0)
     for kappa in cfg.kappas or ():
         clf.set_params(kappa=kappa)
-        rows.append({"model": "JumpReLU", "kappa": kappa, **_attack_row(clf, x_test, y_test, x_transfer, cfg)})
+        rows.append(
+            {"model": "JumpReLU", "kappa": kappa, **_attack_row(clf, x_test, y_test, x_transfer, cfg)}
+        )
         bar.update()
     bar.close()
     results: dict[str, Any] = {
@@ -196,7 +225,11 @@ def run_demo(config: DemoConfig | None = None, *, out: str | Path | None = None,
         "config": asdict(cfg),
         "dataset_note": _dataset_note(cfg.dataset),
         "model": "lenet-like",
-        "train": {"epochs": cfg.epochs, "final_train_accuracy": history["accuracy"][-1], "seconds": train_seconds},
+        "train": {
+            "epochs": cfg.epochs,
+            "final_train_accuracy": history["accuracy"][-1],
+            "seconds": train_seconds,
+        },
         "test_accuracy_full_split": evaluate(model, *load_dataset(cfg.dataset, cfg.data_dir, "test")),
         "rows": rows,
         "environment": environment(),
@@ -206,7 +239,9 @@ def run_demo(config: DemoConfig | None = None, *, out: str | Path | None = None,
         out = Path(out)
         write_json(results, out / "results.json")
         (out / "results.md").write_text(render_demo_markdown(results, DEMO_COLUMNS), encoding="utf-8")
-        write_csv(rows, [c for c, _ in DEMO_COLUMNS] + ["strongest_adaptive", "masking_gap"], out / "results.csv")
+        write_csv(
+            rows, [c for c, _ in DEMO_COLUMNS] + ["strongest_adaptive", "masking_gap"], out / "results.csv"
+        )
         plot_kappa_tradeoff(results, out / "kappa_tradeoff.png")
     return results
 

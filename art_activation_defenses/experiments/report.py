@@ -37,7 +37,9 @@ def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, 
     columns whose key ends in ``flag`` are warnings."""
     lines = ["| " + " | ".join(h for _, h in columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
     for row in rows:
-        lines.append("| " + " | ".join(format_value(row.get(k), warn=k.endswith("flag")) for k, _ in columns) + " |")
+        lines.append(
+            "| " + " | ".join(format_value(row.get(k), warn=k.endswith("flag")) for k, _ in columns) + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -100,11 +102,14 @@ def plot_kappa_tradeoff(results: dict[str, Any], path: str | os.PathLike[str]) -
     for key, label, style in series:
         pts = [(r["kappa"], r[key]) for r in rows if r.get(key) is not None]
         if pts:
-            ax1.plot(*zip(*pts), style, label=label)
+            ax1.plot(*zip(*pts, strict=True), style, label=label)
     ax1.set(xlabel="κ (0 = ReLU)", ylabel="accuracy", ylim=(0, 1.02), title="Accuracy vs κ")
     ax1.legend(fontsize=8)
     ax1.grid(alpha=0.3)
-    for key, label, style in (("deepfool_rho", "white-box", "o-"), ("deepfool_bpda_rho", "BPDA (adaptive)", "v--")):
+    for key, label, style in (
+        ("deepfool_rho", "white-box", "o-"),
+        ("deepfool_bpda_rho", "BPDA (adaptive)", "v--"),
+    ):
         values = [r.get(key) for r in rows]
         ax2.plot(kappas, [float("nan") if v is None else v for v in values], style, label=label)
     ax2.legend(fontsize=8)
@@ -142,7 +147,9 @@ def render_results_markdown(results: dict[str, Any]) -> str:
         parts.append("## Notes\n\n" + str(results["notes"]) + "\n")
     wall = results.get("wall_seconds_this_run")
     if wall is not None:
-        parts.append(f"\nWall time of this run: {wall:.0f} s (cells finished in earlier runs are not recomputed).\n")
+        parts.append(
+            f"\nWall time of this run: {wall:.0f} s (cells finished in earlier runs are not recomputed).\n"
+        )
     return "\n".join(parts)
 
 

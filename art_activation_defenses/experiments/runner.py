@@ -46,11 +46,15 @@ class CellStore:
             try:
                 loaded = json.loads(self.path.read_text(encoding="utf-8"))
             except json.JSONDecodeError as err:
-                raise ValueError(f"Cell store {self.path} is not valid JSON ({err}); move it away to start over.") from err
+                raise ValueError(
+                    f"Cell store {self.path} is not valid JSON ({err}); move it away to start over."
+                ) from err
             if not isinstance(loaded, dict) or "cells" not in loaded:
                 raise ValueError(f"{self.path} is not a cell store (no 'cells' key).")
             self._data = loaded
-            self._data.setdefault("meta", {}).update({k: v for k, v in (meta or {}).items() if k not in self._data["meta"]})
+            self._data.setdefault("meta", {}).update(
+                {k: v for k, v in (meta or {}).items() if k not in self._data["meta"]}
+            )
 
     def __contains__(self, cell: Mapping[str, Any]) -> bool:
         return cell_key(cell) in self._data["cells"]
@@ -103,7 +107,9 @@ def run_grid(
         raise ValueError("`cells` contains duplicate cells.")
     todo = [c for c in cells if c not in store]
     if len(todo) < len(cells):
-        logger.info("%s: %d of %d cells already done, skipping them", desc, len(cells) - len(todo), len(cells))
+        logger.info(
+            "%s: %d of %d cells already done, skipping them", desc, len(cells) - len(todo), len(cells)
+        )
     for cell in tqdm(todo, desc=desc, disable=not verbose):
         start = time.perf_counter()
         result = compute(cell)
@@ -111,7 +117,9 @@ def run_grid(
     return [store.get(c) for c in cells]
 
 
-def cached_model(path: str | Path, build: Callable[[], nn.Module], train: Callable[[nn.Module], Mapping[str, Any]]) -> tuple[nn.Module, dict[str, Any]]:
+def cached_model(
+    path: str | Path, build: Callable[[], nn.Module], train: Callable[[nn.Module], Mapping[str, Any]]
+) -> tuple[nn.Module, dict[str, Any]]:
     """Load a trained model from ``path`` or build, train and save it there.
 
     :param path: Checkpoint file (``state_dict`` + metadata; loaded with ``weights_only=True``).
@@ -143,13 +151,21 @@ class ExperimentContext:
     """
 
     def __init__(
-        self, name: str, out: str | Path, *, data_dir: str | None = None, quick: bool = False, seed: int = 0, verbose: bool = True
+        self,
+        name: str,
+        out: str | Path,
+        *,
+        data_dir: str | None = None,
+        quick: bool = False,
+        seed: int = 0,
+        verbose: bool = True,
     ) -> None:
         self.name, self.out, self.data_dir = name, Path(out), data_dir
         self.quick, self.seed, self.verbose = quick, int(seed), verbose
         self.out.mkdir(parents=True, exist_ok=True)
         self.store = CellStore(
-            self.out / "cells.json", meta={"name": name, "quick": quick, "seed": seed, "environment": environment()}
+            self.out / "cells.json",
+            meta={"name": name, "quick": quick, "seed": seed, "environment": environment()},
         )
         self.started = time.perf_counter()
 
@@ -157,7 +173,12 @@ class ExperimentContext:
         """Checkpoint path for a trained model named ``tag``."""
         return self.out / "models" / f"{tag}.pt"
 
-    def grid(self, cells: Iterable[Mapping[str, Any]], compute: Callable[[Mapping[str, Any]], Mapping[str, Any]], desc: str) -> list[dict[str, Any]]:
+    def grid(
+        self,
+        cells: Iterable[Mapping[str, Any]],
+        compute: Callable[[Mapping[str, Any]], Mapping[str, Any]],
+        desc: str,
+    ) -> list[dict[str, Any]]:
         """:func:`run_grid` on this context's store."""
         return run_grid(cells, compute, self.store, desc=f"{self.name}: {desc}", verbose=self.verbose)
 
@@ -167,6 +188,11 @@ class ExperimentContext:
 
     def write(self, results: dict[str, Any]) -> Path:
         """Write ``results.json`` (adding seed, environment, wall time)."""
-        results = {**results, "seed": self.seed, "quick": self.quick, "environment": environment(),
-                   "wall_seconds_this_run": self.elapsed()}
+        results = {
+            **results,
+            "seed": self.seed,
+            "quick": self.quick,
+            "environment": environment(),
+            "wall_seconds_this_run": self.elapsed(),
+        }
         return write_json(results, self.out / "results.json")
