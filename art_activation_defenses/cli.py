@@ -244,22 +244,29 @@ def _run_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _common(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    """Keyword arguments shared by the model commands, plus ``names`` read from ``args``."""
+    kwargs: dict[str, Any] = {
+        "dataset": args.dataset,
+        "data_dir": args.data_dir,
+        "model_kwargs": args.model_kwargs,
+        "out": args.out,
+        "verbose": not args.quiet,
+    }
+    for name in names:
+        kwargs[name] = dict(args.param) if name == "activation_params" else getattr(args, name)
+    return kwargs
+
+
 def _run_train(args: argparse.Namespace) -> int:
     from art_activation_defenses.experiments.commands import train_model
 
     meta = train_model(
         args.model,
-        dataset=args.dataset,
-        data_dir=args.data_dir,
-        out=args.out,
         epochs=args.epochs,
         lr=args.lr,
         batch_size=args.batch_size,
-        activation=args.activation,
-        activation_params=dict(args.param),
-        model_kwargs=args.model_kwargs,
-        seed=args.seed,
-        verbose=not args.quiet,
+        **_common(args, "activation", "activation_params", "seed"),
     )
     print(f"test accuracy {meta['test_accuracy']:.4f}; saved {args.out}")
     return 0
@@ -268,54 +275,38 @@ def _run_train(args: argparse.Namespace) -> int:
 def _run_evaluate(args: argparse.Namespace) -> int:
     from art_activation_defenses.experiments.commands import evaluate_model
 
-    result = evaluate_model(
+    evaluate_model(
         args.model,
-        weights=args.weights,
-        activation=args.activation,
-        activation_params=dict(args.param),
-        dataset=args.dataset,
-        data_dir=args.data_dir,
-        layers=args.layers,
-        attacks=args.attacks,
-        eps=args.eps,
         max_iter=args.max_iter,
-        surrogate=args.surrogate,
-        n_eval=args.n_eval,
-        model_kwargs=args.model_kwargs,
-        out=args.out,
-        seed=args.seed,
-        verbose=not args.quiet,
+        **_common(
+            args,
+            "weights",
+            "activation",
+            "activation_params",
+            "layers",
+            "attacks",
+            "eps",
+            "surrogate",
+            "n_eval",
+            "seed",
+        ),
     )
     print((Path(args.out) / "audit.md").read_text(encoding="utf-8"))
-    return 0 if result is not None else 1
+    return 0
 
 
 def _run_tune(args: argparse.Namespace) -> int:
     from art_activation_defenses.experiments.commands import tune_model
+    from art_activation_defenses.experiments.report import markdown_table
 
     result = tune_model(
         args.model,
-        weights=args.weights,
-        activation=args.activation,
-        values=args.values,
         param=args.param_name,
-        dataset=args.dataset,
-        data_dir=args.data_dir,
-        layers=args.layers,
-        max_accuracy_drop=args.max_accuracy_drop,
-        attack=args.attack,
-        n_eval=args.n_eval,
-        model_kwargs=args.model_kwargs,
-        out=args.out,
-        verbose=not args.quiet,
+        **_common(args, "weights", "activation", "values", "layers", "max_accuracy_drop", "attack", "n_eval"),
     )
-    from art_activation_defenses.experiments.report import markdown_table
-
     keys = ("values", "accuracy", "rho", "rho_bpda", "fool_rate", "admissible")
-    rows = [
-        dict(zip(keys, vals, strict=True))
-        for vals in zip(*(result.get(k) or [None] * len(result["values"]) for k in keys), strict=True)
-    ]
+    columns = [result.get(k) or [None] * len(result["values"]) for k in keys]
+    rows = [dict(zip(keys, vals, strict=True)) for vals in zip(*columns, strict=True)]
     headers = [
         ("values", result["param"]),
         ("accuracy", "clean acc"),
@@ -338,18 +329,7 @@ def _run_detect(args: argparse.Namespace) -> int:
 
     result = detect_model(
         args.model,
-        weights=args.weights,
-        activation=args.activation,
-        activation_params=dict(args.param),
-        dataset=args.dataset,
-        data_dir=args.data_dir,
-        attack=args.attack,
-        eps=args.eps,
-        n_eval=args.n_eval,
-        model_kwargs=args.model_kwargs,
-        out=args.out,
-        seed=args.seed,
-        verbose=not args.quiet,
+        **_common(args, "weights", "activation", "activation_params", "attack", "eps", "n_eval", "seed"),
     )
     print(markdown_table(result["rows"], [("model", "model"), ("auc", "LID AUC"), ("n_test", "test pairs")]))
     return 0
