@@ -167,3 +167,30 @@ def test_torchvision_models(name: str) -> None:
         assert torch.equal(fitted.model(xs), reference(xs))
         fitted.set_params(**({"kappa": 0.5} if name == "resnet18" else {"beta": 0.5}))
         assert not torch.equal(fitted.model(xs), reference(xs))
+
+
+@pytest.mark.parametrize(
+    ("name", "shape", "kwargs"),
+    [
+        ("lenet-like", (1, 28, 28), {}),
+        ("alex-like", (3, 32, 32), {}),
+        ("wide-resnet", (3, 32, 32), {"depth": 10, "width": 1}),
+        ("mobilenet-v2-cifar", (3, 32, 32), {"width_mult": 0.25}),
+        ("mlp", (1, 28, 28), {"hidden": (392, 196)}),
+        ("srelu-mnist-cnn", (1, 28, 28), {}),
+        ("srelu-cifar-cnn", (3, 32, 32), {}),
+        ("brelu-cnn", (1, 28, 28), {}),
+        ("brelu-resnet", (1, 28, 28), {}),
+    ],
+)
+def test_every_zoo_model_retrofits_exactly(name: str, shape: tuple[int, ...], kwargs: dict) -> None:
+    from art_activation_defenses import build_model
+
+    torch.manual_seed(0)
+    model = build_model(name, shape, 10, **kwargs).eval()
+    xs = torch.rand(2, *shape, generator=torch.Generator().manual_seed(0))
+    fitted = retrofit(model, "jumprelu", kappa=0.0)
+    n_relu = sum(isinstance(m, nn.ReLU) for m in model.modules())
+    assert len(fitted.sites) == n_relu and fitted.mechanism == "module-swap"
+    with torch.no_grad():
+        assert torch.equal(fitted.model(xs), model(xs))
