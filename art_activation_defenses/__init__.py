@@ -29,6 +29,12 @@ _LAZY = {
     "RetrofitClassifier": "art_activation_defenses.estimators.retrofit_classifier",
     "load_dataset": "art_activation_defenses.data",
     "build_model": "art_activation_defenses.models",
+    "audit": "art_activation_defenses.evaluation",
+    "tune_kappa": "art_activation_defenses.defences",
+    "GaussianAugmentationTrainer": "art_activation_defenses.defences",
+    "VirtualAdversarialTrainer": "art_activation_defenses.defences",
+    "LIDDetector": "art_activation_defenses.detectors",
+    "reproduce": "art_activation_defenses.experiments",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -9,7 +9,7 @@ import pytest
 
 from art_activation_defenses.cli import main
 from art_activation_defenses.experiments import DemoConfig, run_demo
-from art_activation_defenses.experiments._common import masking_gap
+from art_activation_defenses.metrics import masking_gap
 
 TINY = dict(kappas=(0.3,), n_eval=40, epochs=8, pgd_steps=3, deepfool_max_iter=10)
 

@@ -32,7 +32,11 @@ def check_classifier(classifier: Any, *, framework_preprocessing: bool = False) 
     """
     if not isinstance(classifier, PyTorchClassifier):
         raise ValueError(f"`classifier` must be an ART PyTorchClassifier, got {type(classifier).__name__}.")
-    if framework_preprocessing and classifier.preprocessing_operations and not classifier.all_framework_preprocessing:
+    if (
+        framework_preprocessing
+        and classifier.preprocessing_operations
+        and not classifier.all_framework_preprocessing
+    ):
         raise ValueError(
             "`classifier` has preprocessing that does not run in PyTorch, so it cannot be differentiated "
             "here; use PyTorch preprocessing (ART's *PyTorch defences)."
@@ -48,13 +52,24 @@ def check_int(name: str, value: Any, minimum: int) -> int:
 
 
 def check_float(
-    name: str, value: Any, *, low: float = 0.0, strict: bool = True, high: float = math.inf, high_strict: bool = False
+    name: str,
+    value: Any,
+    *,
+    low: float = 0.0,
+    strict: bool = True,
+    high: float = math.inf,
+    high_strict: bool = False,
 ) -> float:
-    """A finite real in ``(low, high]`` (``[low, ...`` when not ``strict``; ``...high)`` when ``high_strict``)."""
+    """A finite real in ``(low, high]``; the low end is closed when not ``strict``, the high end
+    open when ``high_strict``."""
     ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
     if ok:
         v = float(value)
-        ok = math.isfinite(v) and (v > low if strict else v >= low) and (v < high if high_strict else v <= high)
+        ok = (
+            math.isfinite(v)
+            and (v > low if strict else v >= low)
+            and (v < high if high_strict else v <= high)
+        )
     if not ok:
         lo = "(" if strict else "["
         hi = ")" if high_strict or math.isinf(high) else "]"
@@ -73,7 +88,9 @@ def check_data(classifier: PyTorchClassifier, x: Any, y: Any) -> tuple[np.ndarra
     if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
         raise ValueError(f"`x` must be a floating-point numpy array, got {type(x).__name__}.")
     if x.ndim < 2 or x.shape[0] == 0 or tuple(x.shape[1:]) != tuple(classifier.input_shape):
-        raise ValueError(f"`x` has shape {x.shape}; expected (n, {', '.join(map(str, classifier.input_shape))}), n > 0.")
+        raise ValueError(
+            f"`x` has shape {x.shape}; expected (n, {', '.join(map(str, classifier.input_shape))}), n > 0."
+        )
     if not np.isfinite(x).all():
         raise ValueError("`x` contains NaN or infinite values.")
     y_arr = np.asarray(y)
@@ -84,7 +101,10 @@ def check_data(classifier: PyTorchClassifier, x: Any, y: Any) -> tuple[np.ndarra
     if not np.issubdtype(y_arr.dtype, np.integer):
         raise ValueError(f"`y` must hold integer class indices or one-hot rows, got dtype {y_arr.dtype}.")
     if y_arr.min() < 0 or y_arr.max() >= classifier.nb_classes:
-        raise ValueError(f"`y` must hold class indices in [0, {classifier.nb_classes}), got [{y_arr.min()}, {y_arr.max()}].")
+        raise ValueError(
+            f"`y` must hold class indices in [0, {classifier.nb_classes}), "
+            f"got [{y_arr.min()}, {y_arr.max()}]."
+        )
     return x.astype(np.float32, copy=False), y_arr.astype(np.int64)
 
 

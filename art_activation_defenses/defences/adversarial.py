@@ -35,6 +35,7 @@ from art_activation_defenses.defences._common import (
 from art_activation_defenses.defences.gaussian import batch_bounds
 
 __all__ = [
+    "DtypeKeepingFeatureSqueezing",
     "LabelSmoothingTrainer",
     "MixedBatchAdversarialTrainer",
     "pgd_adversarial_trainer",
@@ -91,7 +92,9 @@ class MixedBatchAdversarialTrainer(Trainer):
         self.method = method
         self.eps = check_float("eps", eps)
         self.max_iter = check_int("max_iter", max_iter, 1)
-        self.eps_step = 2.5 * self.eps / self.max_iter if eps_step is None else check_float("eps_step", eps_step)
+        self.eps_step = (
+            2.5 * self.eps / self.max_iter if eps_step is None else check_float("eps_step", eps_step)
+        )
         self.num_random_init = check_int("num_random_init", num_random_init, 0)
         self.ratio = check_float("ratio", ratio, high=1.0)
         self.nb_epochs = check_int("nb_epochs", nb_epochs, 1)
@@ -100,7 +103,9 @@ class MixedBatchAdversarialTrainer(Trainer):
         self.seed = check_int("seed", seed, 0)
         self.attack: FastGradientMethod | ProjectedGradientDescent
         if method == "fgsm":
-            self.attack = FastGradientMethod(classifier, norm=np.inf, eps=self.eps, batch_size=self.batch_size)
+            self.attack = FastGradientMethod(
+                classifier, norm=np.inf, eps=self.eps, batch_size=self.batch_size
+            )
         else:
             self.attack = ProjectedGradientDescent(
                 classifier,
@@ -115,7 +120,13 @@ class MixedBatchAdversarialTrainer(Trainer):
         self.trainer = AdversarialTrainer(classifier, attacks=self.attack, ratio=self.ratio)
 
     def fit(
-        self, x: np.ndarray, y: np.ndarray, *, nb_epochs: int | None = None, batch_size: int | None = None, **kwargs: Any
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        *,
+        nb_epochs: int | None = None,
+        batch_size: int | None = None,
+        **kwargs: Any,
     ) -> None:
         """
         Train adversarially (ART's ``AdversarialTrainer.fit``), seeded.
@@ -131,7 +142,9 @@ class MixedBatchAdversarialTrainer(Trainer):
         epochs = self.nb_epochs if nb_epochs is None else check_int("nb_epochs", nb_epochs, 1)
         bs = self.batch_size if batch_size is None else check_int("batch_size", batch_size, 1)
         ensure_optimizer(clf, self.lr)
-        onehot = np.eye(clf.nb_classes, dtype=np.float32)[y_np]  # ART 1.20's loss_gradient wants one-hot labels
+        onehot = np.eye(clf.nb_classes, dtype=np.float32)[
+            y_np
+        ]  # ART 1.20's loss_gradient wants one-hot labels
         with seeded(self.seed):
             self.trainer.fit(x_np, onehot, nb_epochs=epochs, batch_size=bs, **kwargs)
 
@@ -182,7 +195,18 @@ def pgd_adversarial_trainer(
     )
 
 
-def with_feature_squeezing(classifier: PyTorchClassifier, bit_depth: int = 1, *, copy_classifier: bool = True) -> Any:
+class DtypeKeepingFeatureSqueezing(FeatureSqueezing):
+    """ART's ``FeatureSqueezing`` returning the input's dtype: ART 1.20 returns float64 for
+    float32 input (its ``2**bit_depth - 1`` is a float64), which a float32 torch model rejects."""
+
+    def __call__(self, x: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        res, y_out = super().__call__(x, y)
+        return res.astype(x.dtype, copy=False), y_out
+
+
+def with_feature_squeezing(
+    classifier: PyTorchClassifier, bit_depth: int = 1, *, copy_classifier: bool = True
+) -> Any:
     """
     A classifier that squeezes its inputs to ``bit_depth`` bits per value (ART's
     ``FeatureSqueezing``, appended to its preprocessing defences, applied at prediction only).
@@ -206,7 +230,9 @@ def with_feature_squeezing(classifier: PyTorchClassifier, bit_depth: int = 1, *,
         raise ValueError("`classifier` needs clip_values for feature squeezing, got clip_values=None.")
     out = copy.deepcopy(classifier) if copy_classifier else classifier
     clip = (float(np.min(out.clip_values[0])), float(np.max(out.clip_values[1])))
-    squeezer = FeatureSqueezing(clip_values=clip, bit_depth=bit_depth, apply_fit=False, apply_predict=True)
+    squeezer = DtypeKeepingFeatureSqueezing(
+        clip_values=clip, bit_depth=bit_depth, apply_fit=False, apply_predict=True
+    )
     defences = list(out.preprocessing_defences or []) + [squeezer]
     PyTorchClassifier.set_params(out, preprocessing_defences=defences)
     return out
@@ -232,7 +258,9 @@ def smooth_labels(y: np.ndarray, nb_classes: int, *, max_value: float = 0.9) -> 
     if y_arr.ndim != 1 or not np.issubdtype(y_arr.dtype, np.integer) or y_arr.size == 0:
         raise ValueError(f"`y` must hold integer labels (n,) or one-hot rows, got shape {np.shape(y)}.")
     if y_arr.min() < 0 or y_arr.max() >= nb_classes:
-        raise ValueError(f"`y` must hold class indices in [0, {nb_classes}), got [{y_arr.min()}, {y_arr.max()}].")
+        raise ValueError(
+            f"`y` must hold class indices in [0, {nb_classes}), got [{y_arr.min()}, {y_arr.max()}]."
+        )
     onehot = np.eye(nb_classes, dtype=np.float32)[y_arr]
     _, smooth = LabelSmoothing(max_value=max_value)(onehot, onehot)
     assert smooth is not None
@@ -275,7 +303,9 @@ class LabelSmoothingTrainer(Trainer):
                 f"`classifier` loss {type(classifier.loss).__name__} does not take probability labels; "
                 "use nn.CrossEntropyLoss."
             )
-        self.max_value = check_float("max_value", max_value, low=1.0 / classifier.nb_classes, strict=False, high=1.0)
+        self.max_value = check_float(
+            "max_value", max_value, low=1.0 / classifier.nb_classes, strict=False, high=1.0
+        )
         self.nb_epochs = check_int("nb_epochs", nb_epochs, 1)
         self.batch_size = check_int("batch_size", batch_size, 1)
         self.lr = check_float("lr", lr)
@@ -283,7 +313,13 @@ class LabelSmoothingTrainer(Trainer):
         self.verbose = bool(verbose)
 
     def fit(
-        self, x: np.ndarray, y: np.ndarray, *, nb_epochs: int | None = None, batch_size: int | None = None, **kwargs: Any
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        *,
+        nb_epochs: int | None = None,
+        batch_size: int | None = None,
+        **kwargs: Any,
     ) -> None:
         """
         Train on ``(x, smooth_labels(y))``.
@@ -302,7 +338,9 @@ class LabelSmoothingTrainer(Trainer):
         soft = smooth_labels(y_np, clf.nb_classes, max_value=self.max_value)
         bounds = batch_bounds(len(x_np), bs)
         rng = np.random.default_rng(self.seed)
-        bar = tqdm(total=epochs * (len(bounds) - 1), desc="label-smoothing training", disable=not self.verbose)
+        bar = tqdm(
+            total=epochs * (len(bounds) - 1), desc="label-smoothing training", disable=not self.verbose
+        )
         with seeded(self.seed):
             for _ in range(epochs):
                 order = rng.permutation(len(x_np))

@@ -95,7 +95,13 @@ class GaussianAugmentationTrainer(Trainer):
         return noisy.astype(np.float32, copy=False)
 
     def fit(
-        self, x: np.ndarray, y: np.ndarray, *, nb_epochs: int | None = None, batch_size: int | None = None, **kwargs: Any
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        *,
+        nb_epochs: int | None = None,
+        batch_size: int | None = None,
+        **kwargs: Any,
     ) -> None:
         """
         Train the classifier on the Gaussian-augmented data.

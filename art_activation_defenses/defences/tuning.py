@@ -30,7 +30,9 @@ def _make_attack(attack: str | AttackFactory, batch_size: int) -> AttackFactory:
     if callable(attack):
         return attack
     if attack not in _ATTACKS:
-        raise ValueError(f"`attack` must be one of {_ATTACKS} or a callable classifier -> attack, got {attack!r}.")
+        raise ValueError(
+            f"`attack` must be one of {_ATTACKS} or a callable classifier -> attack, got {attack!r}."
+        )
     from art_activation_defenses.attacks import DeepFool
 
     norm = 2 if attack == "deepfool" else np.inf
@@ -46,7 +48,12 @@ def _accuracy(classifier: RetrofitClassifier, x: np.ndarray, y: np.ndarray, batc
 
 
 def _robustness(
-    classifier: RetrofitClassifier, factory: AttackFactory, x: np.ndarray, y: np.ndarray, p: float, batch_size: int
+    classifier: RetrofitClassifier,
+    factory: AttackFactory,
+    x: np.ndarray,
+    y: np.ndarray,
+    p: float,
+    batch_size: int,
 ) -> tuple[float, float]:
     """(mean relative minimal perturbation ``||x_adv - x||_p / ||x||_p`` over the samples the attack
     made misclassified, fool rate among the correctly classified samples); NaN where undefined.
@@ -87,8 +94,10 @@ def tune_kappa(
     For every value: clean accuracy on ``(x_val, y_val)``, the minimal-perturbation attack's mean
     relative perturbation ``rho = mean ||x_adv - x|| / ||x||`` over the samples it fooled (L2 for
     ``"deepfool"``, L∞ for ``"deepfool-inf"``; the JumpReLU paper's Figure 4) and its fool rate,
-    with the classifier's gradients as configured; and, when ``bpda`` is set, the same with the
-    BPDA (straight-through ReLU) gradient, the adaptive view that could refute the white-box one.
+    with the classifier's gradient mode as configured (``"exact"``, or ``"eot"`` for a randomized
+    defence) and white-box (gray-box ``grad_params`` are cleared while tuning); and, when ``bpda``
+    is set, the same with the BPDA (straight-through ReLU) gradient, the adaptive view that could
+    refute the white-box one.
     The chosen value maximises robustness (see ``select_by``) among the values whose accuracy is
     at least ``reference accuracy - max_accuracy_drop``; the reference accuracy is that of
     ``reference_value`` (default: the parameter's ReLU value, kappa 0, t/beta inf, alpha 1).
@@ -122,7 +131,9 @@ def tune_kappa(
     names = activation_class(classifier.activation).param_names
     param = names[0] if param is None else param
     if param not in names:
-        raise ValueError(f"`param` must be one of {names} for activation {classifier.activation!r}, got {param!r}.")
+        raise ValueError(
+            f"`param` must be one of {names} for activation {classifier.activation!r}, got {param!r}."
+        )
     x_np, y_np = check_data(classifier, x_val, y_val)
     values = [float(v) for v in np.asarray(kappas, dtype=np.float64).reshape(-1)] if len(kappas) else []
     if not values:
@@ -143,15 +154,21 @@ def tune_kappa(
         ref = classifier.activation_params[param]
 
     saved_params = classifier.activation_params
-    saved_gradient, saved_eot = classifier.gradient, classifier._eot_samples
-    rows: dict[str, list[float]] = {k: [] for k in ("accuracy", "rho", "fool_rate", "rho_bpda", "fool_rate_bpda")}
+    saved_gradient, saved_eot, saved_grad = (
+        classifier.gradient,
+        classifier._eot_samples,
+        classifier.grad_params,
+    )
+    rows: dict[str, list[float]] = {
+        k: [] for k in ("accuracy", "rho", "fool_rate", "rho_bpda", "fool_rate_bpda")
+    }
     try:
         for v in values:  # validate every value before the first attack runs
             classifier.set_params(**{param: v})
         classifier.set_params(**{param: ref})
         ref_acc = _accuracy(classifier, x_np, y_np, batch_size)
         for v in tqdm(values, desc=f"tuning {param}", disable=not verbose):
-            classifier.set_params(**{param: v}, gradient=saved_gradient)
+            classifier.set_params(**{param: v}, gradient=saved_gradient, grad_params={})
             rows["accuracy"].append(_accuracy(classifier, x_np, y_np, batch_size))
             rho, rate = _robustness(classifier, factory, x_np, y_np, p, batch_size)
             rows["rho"].append(rho)
@@ -165,7 +182,9 @@ def tune_kappa(
             rows["rho_bpda"].append(rho)
             rows["fool_rate_bpda"].append(rate)
     finally:
-        classifier.set_params(**saved_params, gradient=saved_gradient, eot_samples=saved_eot)
+        classifier.set_params(
+            **saved_params, gradient=saved_gradient, eot_samples=saved_eot, grad_params=saved_grad
+        )
 
     admissible = [acc >= ref_acc - max_accuracy_drop - 1e-12 for acc in rows["accuracy"]]
     if select_by == "white-box":

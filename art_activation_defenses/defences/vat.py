@@ -25,9 +25,13 @@ __all__ = ["VirtualAdversarialTrainer", "lds_direction"]
 
 
 def _unit(d: torch.Tensor) -> torch.Tensor:
-    """Per-sample L2-normalised copy of ``d`` (zero rows stay zero)."""
-    norms = d.reshape(d.shape[0], -1).norm(dim=1).clamp_min(1e-12)
-    return d / norms.reshape(-1, *([1] * (d.dim() - 1)))
+    """Per-sample L2-normalised copy of ``d`` (zero rows stay zero). Rows are first scaled by their
+    largest entry, so tiny (1e-30) gradients are normalised exactly too."""
+    flat = d.reshape(d.shape[0], -1)
+    peak = flat.abs().amax(dim=1, keepdim=True)
+    flat = flat / torch.where(peak > 0, peak, torch.ones_like(peak))
+    norms = flat.norm(dim=1, keepdim=True)
+    return (flat / torch.where(norms > 0, norms, torch.ones_like(norms))).reshape(d.shape)
 
 
 def _kl(p_logits: torch.Tensor, q_logits: torch.Tensor) -> torch.Tensor:
@@ -37,11 +41,19 @@ def _kl(p_logits: torch.Tensor, q_logits: torch.Tensor) -> torch.Tensor:
 
 
 def lds_direction(
-    forward: Any, x: torch.Tensor, p_logits: torch.Tensor, *, xi: float, iterations: int, generator: torch.Generator
+    forward: Any,
+    x: torch.Tensor,
+    p_logits: torch.Tensor,
+    *,
+    xi: float,
+    iterations: int,
+    generator: torch.Generator,
 ) -> torch.Tensor:
     """Unit direction (per sample, L2) of the virtual adversarial perturbation by power iteration.
 
-    Starts from a random Gaussian direction ``d`` and repeats ``d <- unit(grad_d KL(p(x) || p(x + xi d)))``.
+    Starts from a random Gaussian direction ``d`` and repeats ``d <- unit(grad_d KL(p(x) || p(x + xi d)))``;
+    a sample whose gradient is exactly zero (float32 underflow at a confident point) keeps its
+    previous direction.
 
     :param forward: ``x -> logits`` (differentiable).
     :param x: Inputs (treated as constants).
@@ -57,7 +69,10 @@ def lds_direction(
         with torch.enable_grad():
             dist = _kl(p_logits, forward(x + xi * d)).sum()
             (grad,) = torch.autograd.grad(dist, d)
-        d = _unit(grad.detach())
+        # a confident sample can give an exactly zero float32 gradient at radius xi: keep its
+        # previous direction rather than a zero one (which would drop it from the LDS term)
+        alive = grad.reshape(grad.shape[0], -1).abs().amax(dim=1) > 0
+        d = torch.where(alive.reshape(-1, *([1] * (d.dim() - 1))), _unit(grad.detach()), d.detach())
     return d.detach()
 
 
@@ -92,7 +107,8 @@ class VirtualAdversarialTrainer(Trainer):
         verbose: bool = True,
     ) -> None:
         """
-        :param classifier: ART ``PyTorchClassifier`` (or ``RetrofitClassifier``) with PyTorch preprocessing only.
+        :param classifier: ART ``PyTorchClassifier`` (or ``RetrofitClassifier``) with PyTorch
+            preprocessing only.
         :param eps: L2 norm of the virtual adversarial perturbation, > 0 (default 2.1).
         :param xi: Finite-difference radius of the power iteration, > 0 (default 1e-6).
         :param iterations: Power iterations, >= 1 (default 1).
@@ -122,7 +138,13 @@ class VirtualAdversarialTrainer(Trainer):
         return out[-1] if isinstance(out, (list, tuple)) else out
 
     def fit(
-        self, x: np.ndarray, y: np.ndarray, *, nb_epochs: int | None = None, batch_size: int | None = None, **kwargs: Any
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        *,
+        nb_epochs: int | None = None,
+        batch_size: int | None = None,
+        **kwargs: Any,
     ) -> None:
         """
         Train the classifier with the VAT objective. ``history_`` records the mean loss and LDS per epoch.
@@ -133,7 +155,9 @@ class VirtualAdversarialTrainer(Trainer):
         :param batch_size: Batch size (default: the constructor's).
         """
         if kwargs:
-            raise ValueError(f"VirtualAdversarialTrainer.fit got unexpected keyword arguments {sorted(kwargs)}.")
+            raise ValueError(
+                f"VirtualAdversarialTrainer.fit got unexpected keyword arguments {sorted(kwargs)}."
+            )
         clf = self._classifier
         x_np, y_np = check_data(clf, x, y)
         epochs = self.nb_epochs if nb_epochs is None else check_int("nb_epochs", nb_epochs, 1)
@@ -157,7 +181,9 @@ class VirtualAdversarialTrainer(Trainer):
                     logits = self._forward(xb)
                     p_logits = logits.detach()
                     model.eval()
-                    d = lds_direction(self._forward, xb, p_logits, xi=self.xi, iterations=self.iterations, generator=gen)
+                    d = lds_direction(
+                        self._forward, xb, p_logits, xi=self.xi, iterations=self.iterations, generator=gen
+                    )
                     model.train()
                     lds = _kl(p_logits, self._forward(xb + self.eps * d)).mean()
                     loss = clf.loss(logits, yb) + self.alpha * lds

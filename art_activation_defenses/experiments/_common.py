@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from art_activation_defenses.metrics.masking import masking_gap
+
 __all__ = ["environment", "write_json", "to_jsonable", "masking_gap"]
 
 
@@ -63,21 +65,3 @@ def write_json(data: Any, path: str | os.PathLike[str]) -> Path:
         handle.write("\n")
     os.replace(tmp, path)
     return path
-
-
-def masking_gap(
-    white_box: float, adaptive: dict[str, float], margin: float
-) -> tuple[bool, str | None, float]:
-    """Whether an adaptive/transfer attack beats the white-box one by more than ``margin``.
-
-    Lower accuracy means a stronger attack: if any adaptive accuracy is below
-    ``white_box - margin``, the white-box gradient was misleading (gradient masking).
-
-    :return: ``(flag, strongest adaptive attack name, gap in accuracy points)``.
-    """
-    finite = {k: v for k, v in adaptive.items() if v is not None and not math.isnan(v)}
-    if not finite:
-        return False, None, 0.0
-    name = min(finite, key=lambda k: finite[k])
-    gap = white_box - finite[name]
-    return bool(gap > margin), name, float(gap)

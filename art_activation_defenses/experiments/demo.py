@@ -26,9 +26,9 @@ from tqdm.auto import tqdm
 from art_activation_defenses.attacks import DeepFool
 from art_activation_defenses.data import dataset_info, load_dataset
 from art_activation_defenses.estimators import RetrofitClassifier
-from art_activation_defenses.experiments._common import environment, masking_gap, write_json
+from art_activation_defenses.experiments._common import environment, write_json
 from art_activation_defenses.experiments.report import plot_kappa_tradeoff, render_demo_markdown, write_csv
-from art_activation_defenses.metrics import relative_perturbation, robust_accuracy
+from art_activation_defenses.metrics import masking_gap, relative_perturbation, robust_accuracy
 from art_activation_defenses.models import build_model
 from art_activation_defenses.training import evaluate, fit, set_seed
 

@@ -12,6 +12,7 @@ from art_activation_defenses.metrics.gradients import (
 )
 from art_activation_defenses.metrics.iterations import accuracy_vs_iterations
 from art_activation_defenses.metrics.layers import layer_perturbation_growth
+from art_activation_defenses.metrics.masking import masking_gap
 from art_activation_defenses.metrics.perturbation import (
     fool_rate,
     minimal_fgsm_perturbations,
@@ -26,6 +27,7 @@ __all__ = [
     "gradient_masking_checks",
     "layer_perturbation_growth",
     "loss_sensitivity",
+    "masking_gap",
     "minimal_fgsm_perturbations",
     "minimal_fgsm_robustness",
     "nearest_training_distances",
