@@ -36,7 +36,7 @@ from art_activation_defenses.models import build_model
 from art_activation_defenses.training import evaluate, fit, load_checkpoint, save_checkpoint
 
 HERE = Path(__file__).resolve().parent
-MNIST_ROOT = "/work/shared/datasets/mnist"
+MNIST_ROOT = str(Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist")
 CAPPED_LAYERS_NOTE = (
     "capped ReLU beta=0.01 sits at the first dense hidden layer (classifier.1, the analogue of the "
     "capped-ReLU paper's HL1) of a LeNet-like *trained* with the cap (same seed and epochs as the ReLU "

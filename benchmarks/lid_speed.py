@@ -9,7 +9,7 @@ LID protocol: clean points against their own minibatch (one forward pass per sam
 perturbed points against the aligned clean minibatch (two forward passes per sample: query and
 reference), and both in one pass (the ``lid_auc`` protocol: each reference minibatch is forwarded
 once). The weights are seeded, not trained: the cost does not depend on their values. Timed for the
-zoo's ``lenet-like`` and, for scale, the same network with the classic LeNet-5 widths.
+zoo's ``lenet-like`` (LeNet-5 widths) and, for scale, a wider variant (32/64 channels, 200/100 units).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from art_activation_defenses.data import load_dataset
 from art_activation_defenses.detectors.lid import compute_lid_features_multi
 from art_activation_defenses.models import build_model
 
-DEFAULT_MNIST = "/work/shared/datasets/mnist"
+DEFAULT_MNIST = str(Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist")
 
 
 def load(n: int, data_dir: str | None) -> tuple[str, np.ndarray]:
@@ -106,8 +106,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     x_pert = np.clip(x + rng.uniform(-0.1, 0.1, x.shape).astype(np.float32), 0.0, 1.0)
     models = {
-        "lenet-like": {},  # the zoo's default widths
-        "lenet-like (LeNet-5 widths)": {"channels": (6, 16), "hidden": (120, 84)},
+        "lenet-like": {},  # the zoo's default: LeNet-5 widths (6/16 channels, 120/84 units)
+        "lenet-like (wide: 32/64, 200/100)": {"channels": (32, 64), "hidden": (200, 100)},
     }
     results: dict[str, Any] = {}
     for label, kwargs in models.items():
