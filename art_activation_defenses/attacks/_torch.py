@@ -326,21 +326,31 @@ class TorchView:
         Samples are independent in eval mode, so the gradient of the sum is the per-sample
         gradient.  Averaged over ``eot_samples`` passes.
         """
-        logits_sum = torch.zeros((), device=self.device)
-        values_sum = torch.zeros((), device=self.device)
-        grad_sum = torch.zeros_like(x)
+
+        def step(x_g: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            logits = self.forward(x_g)
+            values = fn(logits)
+            (grad,) = torch.autograd.grad(values.sum(), x_g)
+            return logits, values, grad
+
+        return self._eot_average(x, step)
+
+    def _eot_average(
+        self, x: torch.Tensor, step: Callable[[torch.Tensor], tuple[torch.Tensor, ...]]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Average ``step(x_g) -> (logits, values, grads)`` over ``eot_samples`` passes.
+
+        Gray-box estimators take the returned logits from a separate no-grad pass.
+        """
+        sums: tuple[torch.Tensor, ...] = ()
         for _ in range(self.eot_samples):
             x_g = x.detach().requires_grad_(True)
             with torch.enable_grad():
-                logits = self.forward(x_g)
-                values = fn(logits)
-                (grad,) = torch.autograd.grad(values.sum(), x_g)
-            logits_sum = logits_sum + logits.detach()
-            values_sum = values_sum + values.detach()
-            grad_sum = grad_sum + grad
+                out = tuple(t.detach() for t in step(x_g))
+            sums = out if not sums else tuple(a + b for a, b in zip(sums, out, strict=True))
         k = self.eot_samples
-        logits_out = self.logits(x) if self.separate_predict else logits_sum / k
-        return logits_out, values_sum / k, grad_sum / k
+        logits, values, grads = (t / k for t in sums) if k > 1 else sums
+        return (self.logits(x) if self.separate_predict else logits), values, grads
 
     def jacobian_rows(
         self, x: torch.Tensor, rows: torch.Tensor, ref: torch.Tensor
@@ -356,22 +366,13 @@ class TorchView:
         (``is_grads_batched``); if an autograd function of the model does not support vmap,
         ``R`` backward passes over the whole batch instead (never a loop over samples).
         """
-        b, r = rows.shape
-        logits_sum = torch.zeros((), device=self.device)
-        diffs_sum = torch.zeros((), device=self.device)
-        grads_sum = torch.zeros((b, r, x[0].numel()), device=self.device, dtype=x.dtype)
-        for _ in range(self.eot_samples):
-            x_g = x.detach().requires_grad_(True)
-            with torch.enable_grad():
-                logits = self.forward(x_g)
-                diffs = logits.gather(1, rows) - logits.gather(1, ref.unsqueeze(1))
-                grads = self._rows_grad(diffs, x_g)
-            logits_sum = logits_sum + logits.detach()
-            diffs_sum = diffs_sum + diffs.detach()
-            grads_sum = grads_sum + grads
-        k = self.eot_samples
-        logits_out = self.logits(x) if self.separate_predict else logits_sum / k
-        return logits_out, diffs_sum / k, grads_sum / k
+
+        def step(x_g: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            logits = self.forward(x_g)
+            diffs = logits.gather(1, rows) - logits.gather(1, ref.unsqueeze(1))
+            return logits, diffs, self._rows_grad(diffs, x_g)
+
+        return self._eot_average(x, step)
 
     def _rows_grad(self, diffs: torch.Tensor, x_g: torch.Tensor) -> torch.Tensor:
         b, r = diffs.shape

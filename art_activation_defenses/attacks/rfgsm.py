@@ -6,24 +6,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from art.attacks.attack import EvasionAttack
-from tqdm.auto import tqdm
 
-from art_activation_defenses.attacks._torch import (
-    TORCH_CLASSIFIER_REQUIREMENTS,
-    TorchView,
-    batches,
-    check_bool,
-    check_float,
-    check_inputs,
-    check_labels,
-    check_positive_int,
-    cross_entropy_to,
-    nb_batches,
-)
+from art_activation_defenses.attacks._base import TorchAttack
+from art_activation_defenses.attacks._torch import check_float, check_positive_int, cross_entropy_to
 
 
-class RFGSM(EvasionAttack):
+class RFGSM(TorchAttack):
     """
     R+FGSM (Tramèr et al., 2018), L∞: a random sign step, then an FGSM step from there.
 
@@ -34,7 +22,7 @@ class RFGSM(EvasionAttack):
     | Paper link: https://arxiv.org/abs/1705.07204
     """
 
-    attack_params = EvasionAttack.attack_params + [
+    attack_params = TorchAttack.attack_params + [
         "eps",
         "alpha",
         "seed",
@@ -42,7 +30,7 @@ class RFGSM(EvasionAttack):
         "targeted",
         "verbose",
     ]
-    _estimator_requirements = TORCH_CLASSIFIER_REQUIREMENTS
+    _desc = "R+FGSM"
 
     def __init__(
         self,
@@ -82,9 +70,7 @@ class RFGSM(EvasionAttack):
                 raise ValueError(f"alpha must be smaller than eps ({self.eps}), got {self.alpha!r}.")
         if self.seed is not None:
             check_positive_int("seed", self.seed, minimum=0)
-        check_positive_int("batch_size", self.batch_size)
-        check_bool("targeted", self.targeted)
-        check_bool("verbose", self.verbose)
+        self._check_batching()
 
     def generate(self, x: np.ndarray, y: np.ndarray | None = None, **kwargs: Any) -> np.ndarray:
         """
@@ -94,40 +80,25 @@ class RFGSM(EvasionAttack):
         :param y: True labels (untargeted; ``None``: the model's predictions) or target labels.
         :return: Adversarial examples, float32, shape of ``x``.
         """
-        if kwargs:
-            raise ValueError(f"RFGSM.generate got unexpected keyword arguments {sorted(kwargs)}.")
-        check_inputs(x, self.estimator)
-        labels = check_labels(y, x.shape[0], int(self.estimator.nb_classes))
-        if self.targeted and labels is None:
-            raise ValueError("y (target labels) is required when targeted=True.")
-        view = TorchView(self.estimator)
+        view, labels = self._prepare(x, y, kwargs)
         gen = torch.Generator(device=view.device)
         gen.manual_seed(self.seed if self.seed is not None else int(torch.seed()))
         alpha = self.eps / 2 if self.alpha is None else float(self.alpha)
         sign = -1.0 if self.targeted else 1.0
         out = np.empty(x.shape, dtype=np.float32)
-        with view.eval_mode():
-            for sl in tqdm(
-                batches(len(x), self.batch_size),
-                total=nb_batches(len(x), self.batch_size),
-                desc="R+FGSM",
-                disable=not self.verbose,
-            ):
-                x0 = view.tensor(x[sl])
-                noise = torch.randn(x0.shape, generator=gen, device=view.device)
-                x1 = view.clip(x0 + alpha * torch.sign(noise))
-                if labels is None:
-                    lab = view.logits(x0).argmax(1)
-                else:
-                    lab = torch.as_tensor(labels[sl], device=view.device)
-                _, _, grad = view.value_and_grad(x1, cross_entropy_to(lab))
-                x_adv = view.clip(x1 + sign * (self.eps - alpha) * torch.sign(grad))
-                x_adv = view.clip(x0 + (x_adv - x0).clamp(-self.eps, self.eps))
-                out[sl] = view.numpy(x_adv)
+        for sl in self._batches(view, len(x)):
+            x0 = view.tensor(x[sl])
+            noise = torch.randn(x0.shape, generator=gen, device=view.device)
+            x1 = view.clip(x0 + alpha * torch.sign(noise))
+            lab = self._labels(view, x0, labels, sl)
+            _, _, grad = view.value_and_grad(x1, cross_entropy_to(lab))
+            x_adv = view.clip(x1 + sign * (self.eps - alpha) * torch.sign(grad))
+            x_adv = view.clip(x0 + (x_adv - x0).clamp(-self.eps, self.eps))
+            out[sl] = view.numpy(x_adv)
         return out
 
 
-class StepLL(EvasionAttack):
+class StepLL(TorchAttack):
     """
     StepLL and iterative least-likely class (Kurakin et al.), L∞.
 
@@ -139,8 +110,8 @@ class StepLL(EvasionAttack):
     | Paper link: https://arxiv.org/abs/1611.01236
     """
 
-    attack_params = EvasionAttack.attack_params + ["eps", "eps_step", "max_iter", "batch_size", "verbose"]
-    _estimator_requirements = TORCH_CLASSIFIER_REQUIREMENTS
+    attack_params = TorchAttack.attack_params + ["eps", "eps_step", "max_iter", "batch_size", "verbose"]
+    _desc = "StepLL"
 
     def __init__(
         self,
@@ -175,8 +146,7 @@ class StepLL(EvasionAttack):
         if self.eps_step is not None:
             check_float("eps_step", self.eps_step)
         check_positive_int("max_iter", self.max_iter)
-        check_positive_int("batch_size", self.batch_size)
-        check_bool("verbose", self.verbose)
+        self._check_batching()
 
     def generate(self, x: np.ndarray, y: np.ndarray | None = None, **kwargs: Any) -> np.ndarray:
         """
@@ -186,28 +156,18 @@ class StepLL(EvasionAttack):
         :param y: Ignored (the target is the least-likely class); accepted for ART compatibility.
         :return: Adversarial examples, float32, shape of ``x``.
         """
-        if kwargs:
-            raise ValueError(f"StepLL.generate got unexpected keyword arguments {sorted(kwargs)}.")
-        check_inputs(x, self.estimator)
-        view = TorchView(self.estimator)
+        view, _ = self._prepare(x, y, kwargs, use_labels=False)
         if self.eps_step is not None:
             step = float(self.eps_step)
         else:
             step = self.eps if self.max_iter == 1 else min(self.eps, 1.25 * self.eps / self.max_iter)
         out = np.empty(x.shape, dtype=np.float32)
-        with view.eval_mode():
-            for sl in tqdm(
-                batches(len(x), self.batch_size),
-                total=nb_batches(len(x), self.batch_size),
-                desc="StepLL",
-                disable=not self.verbose,
-            ):
-                x0 = view.tensor(x[sl])
-                x_adv = x0.clone()
-                target = view.logits(x0).argmin(1)
-                for _ in range(self.max_iter):
-                    _, _, grad = view.value_and_grad(x_adv, cross_entropy_to(target))
-                    x_adv = x0 + (x_adv - step * torch.sign(grad) - x0).clamp(-self.eps, self.eps)
-                    x_adv = view.clip(x_adv)
-                out[sl] = view.numpy(x_adv)
+        for sl in self._batches(view, len(x)):
+            x0 = view.tensor(x[sl])
+            x_adv = x0.clone()
+            target = view.logits(x0).argmin(1)
+            for _ in range(self.max_iter):
+                _, _, grad = view.value_and_grad(x_adv, cross_entropy_to(target))
+                x_adv = view.clip(x0 + (x_adv - step * torch.sign(grad) - x0).clamp(-self.eps, self.eps))
+            out[sl] = view.numpy(x_adv)
         return out

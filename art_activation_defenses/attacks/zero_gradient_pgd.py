@@ -7,27 +7,21 @@ from typing import Any
 
 import numpy as np
 import torch
-from art.attacks.attack import EvasionAttack
-from tqdm.auto import tqdm
 
+from art_activation_defenses.attacks._base import TorchAttack
 from art_activation_defenses.attacks._torch import (
-    TORCH_CLASSIFIER_REQUIREMENTS,
+    Geometry,
     TorchView,
-    batches,
-    check_bool,
     check_float,
-    check_inputs,
-    check_labels,
     check_positive_int,
     cross_entropy_to,
     flat,
     geometry,
-    nb_batches,
     parse_norm,
 )
 
 
-class ZeroGradientPGD(EvasionAttack):
+class ZeroGradientPGD(TorchAttack):
     """
     PGD that does not stop when the label flips but runs on until the loss gradient vanishes.
 
@@ -47,7 +41,7 @@ class ZeroGradientPGD(EvasionAttack):
       capped-ReLU paper's Section 6)
     """
 
-    attack_params = EvasionAttack.attack_params + [
+    attack_params = TorchAttack.attack_params + [
         "norm",
         "eps",
         "eps_step",
@@ -57,7 +51,7 @@ class ZeroGradientPGD(EvasionAttack):
         "targeted",
         "verbose",
     ]
-    _estimator_requirements = TORCH_CLASSIFIER_REQUIREMENTS
+    _desc = "ZeroGradientPGD"
 
     def __init__(
         self,
@@ -105,9 +99,7 @@ class ZeroGradientPGD(EvasionAttack):
         check_float("eps_step", self.eps_step)
         check_positive_int("max_iter", self.max_iter)
         check_float("tol", self.tol, strict=False)
-        check_positive_int("batch_size", self.batch_size)
-        check_bool("targeted", self.targeted)
-        check_bool("verbose", self.verbose)
+        self._check_batching()
 
     @property
     def mean_distance_(self) -> float:
@@ -124,42 +116,27 @@ class ZeroGradientPGD(EvasionAttack):
         :param y: True labels (untargeted; ``None``: the model's predictions) or target labels.
         :return: The last iterates, float32, shape of ``x``.
         """
-        if kwargs:
-            raise ValueError(f"ZeroGradientPGD.generate got unexpected keyword arguments {sorted(kwargs)}.")
-        check_inputs(x, self.estimator)
-        labels = check_labels(y, x.shape[0], int(self.estimator.nb_classes))
-        if self.targeted and labels is None:
-            raise ValueError("y (target labels) is required when targeted=True.")
-        view = TorchView(self.estimator)
+        view, labels = self._prepare(x, y, kwargs)
         geo = geometry(parse_norm(self.norm))
         n = x.shape[0]
         out = np.empty(x.shape, dtype=np.float32)
         self.found_ = np.zeros(n, dtype=bool)
         self.distances_ = np.full(n, np.nan, dtype=np.float64)
         self.iterations_ = np.zeros(n, dtype=np.int64)
-        with view.eval_mode():
-            for sl in tqdm(
-                batches(n, self.batch_size),
-                total=nb_batches(n, self.batch_size),
-                desc="ZeroGradientPGD",
-                disable=not self.verbose,
-            ):
-                x0 = view.tensor(x[sl])
-                if labels is None:
-                    lab = view.logits(x0).argmax(1)
-                else:
-                    lab = torch.as_tensor(labels[sl], device=view.device)
-                x_adv, found, its = self._attack_batch(view, geo, x0, lab)
-                out[sl] = view.numpy(x_adv)
-                found_np = found.cpu().numpy()
-                dist = torch.linalg.vector_norm(flat(x_adv - x0), dim=1).cpu().numpy()
-                self.found_[sl] = found_np
-                self.distances_[sl] = np.where(found_np, dist, np.nan)
-                self.iterations_[sl] = its.cpu().numpy()
+        for sl in self._batches(view, n):
+            x0 = view.tensor(x[sl])
+            lab = self._labels(view, x0, labels, sl)
+            x_adv, found, its = self._attack_batch(view, geo, x0, lab)
+            out[sl] = view.numpy(x_adv)
+            found_np = found.cpu().numpy()
+            dist = torch.linalg.vector_norm(flat(x_adv - x0), dim=1).cpu().numpy()
+            self.found_[sl] = found_np
+            self.distances_[sl] = np.where(found_np, dist, np.nan)
+            self.iterations_[sl] = its.cpu().numpy()
         return out
 
     def _attack_batch(
-        self, view: TorchView, geo: Any, x0: torch.Tensor, lab: torch.Tensor
+        self, view: TorchView, geo: Geometry, x0: torch.Tensor, lab: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         b = x0.shape[0]
         shape = (-1, *x0.shape[1:])

@@ -158,6 +158,10 @@ BAD_PARAMS: list[tuple[Callable[..., Any], dict[str, Any], str]] = [
     (TrustRegion, {"max_radius": 1e-9}, "max_radius"),
     (TrustRegion, {"overshoot": float("nan")}, "overshoot"),
     (TrustRegion, {"targeted": 1}, "targeted"),
+    (TrustRegion, {"refine_steps": -1}, "refine_steps"),
+    (TrustRegion, {"projection_steps": 1.5}, "projection_steps"),
+    (DeepFool, {"refine_steps": -1}, "refine_steps"),
+    (DeepFool, {"projection_steps": -2}, "projection_steps"),
     (RFGSM, {"eps": 0.0}, "eps"),
     (RFGSM, {"eps": 0.1, "alpha": 0.2}, "alpha"),
     (RFGSM, {"alpha": -0.1}, "alpha"),
@@ -220,3 +224,22 @@ def test_bad_labels_and_kwargs(classifier: Any, test_batch: tuple[np.ndarray, np
         attack.generate(x, y + 10)
     with pytest.raises(ValueError, match="unexpected keyword"):
         attack.generate(x, y, eps=0.1)
+
+
+@pytest.mark.parametrize("cls", [DeepFool, TrustRegion])
+def test_shrink_phase_keeps_adversarial_and_never_grows(
+    cls: Callable[..., Any], classifier: Any, test_batch: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """Bisection + boundary projection: still adversarial, L2 never larger than without them."""
+    x, _ = test_batch
+    pred = classifier.predict(x).argmax(1)
+    plain = cls(classifier, refine_steps=0, projection_steps=0, verbose=False)
+    shrunk = cls(classifier, verbose=False)
+    x_plain, x_shrunk = plain.generate(x), shrunk.generate(x)
+    np.testing.assert_array_equal(plain.iterations_, shrunk.iterations_)
+    fooled = classifier.predict(x_plain).argmax(1) != pred
+    assert np.all(classifier.predict(x_shrunk).argmax(1)[fooled] != pred[fooled])
+    n_plain = np.linalg.norm((x_plain - x).reshape(len(x), -1), axis=1)
+    n_shrunk = np.linalg.norm((x_shrunk - x).reshape(len(x), -1), axis=1)
+    assert np.all(n_shrunk[fooled] <= n_plain[fooled] * (1 + 1e-5) + 1e-6)
+    assert n_shrunk[fooled].mean() < n_plain[fooled].mean()

@@ -1,0 +1,178 @@
+"""The ART plumbing every attack of this package shares: checks, batching, progress bars.
+
+:class:`TorchAttack` is an ART ``EvasionAttack`` on PyTorch classifiers; subclasses call
+:meth:`TorchAttack._prepare` at the start of ``generate`` (keyword, input and label checks,
+then a :class:`~art_activation_defenses.attacks._torch.TorchView`) and iterate
+:meth:`TorchAttack._batches` (eval mode, progress bar).  :class:`MinimalPerturbationAttack`
+adds the whole ``generate`` of the minimal-perturbation attacks (DeepFool, trust region):
+per batch, ``_attack_batch`` returns the adversarial points and the steps each sample used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from art.attacks.attack import EvasionAttack
+from tqdm.auto import tqdm
+
+from art_activation_defenses.attacks._boundary import shrink_to_boundary, top_candidates
+from art_activation_defenses.attacks._torch import (
+    TORCH_CLASSIFIER_REQUIREMENTS,
+    Geometry,
+    TorchView,
+    batches,
+    check_bool,
+    check_float,
+    check_inputs,
+    check_labels,
+    check_positive_int,
+    geometry,
+    nb_batches,
+    parse_norm,
+)
+
+
+class TorchAttack(EvasionAttack):
+    """Base of the package's attacks: shared parameter checks, input checks and batching."""
+
+    _estimator_requirements = TORCH_CLASSIFIER_REQUIREMENTS
+    #: Label of the progress bar.
+    _desc = "attack"
+
+    batch_size: int
+    verbose: bool
+
+    def _check_batching(self) -> None:
+        """Check ``batch_size``, ``targeted`` and ``verbose``."""
+        check_positive_int("batch_size", self.batch_size)
+        check_bool("targeted", self.targeted)
+        check_bool("verbose", self.verbose)
+
+    def _prepare(
+        self, x: np.ndarray, y: np.ndarray | None, kwargs: dict[str, Any], *, use_labels: bool = True
+    ) -> tuple[TorchView, np.ndarray | None]:
+        """Validate ``generate``'s arguments; return the torch view and the labels (indices or ``None``).
+
+        With ``use_labels=False`` (an attack that ignores ``y``) ``y`` is neither checked nor returned.
+        """
+        if kwargs:
+            name = type(self).__name__
+            raise ValueError(f"{name}.generate got unexpected keyword arguments {sorted(kwargs)}.")
+        check_inputs(x, self.estimator)
+        if not use_labels:
+            return TorchView(self.estimator), None
+        labels = check_labels(y, x.shape[0], int(self.estimator.nb_classes))
+        if self.targeted and labels is None:
+            raise ValueError("y (target labels) is required when targeted=True.")
+        return TorchView(self.estimator), labels
+
+    def _batches(self, view: TorchView, n: int) -> Iterator[slice]:
+        """Slices of ``batch_size`` over ``n`` samples, in eval mode, with a progress bar."""
+        with view.eval_mode():
+            yield from tqdm(
+                batches(n, self.batch_size),
+                total=nb_batches(n, self.batch_size),
+                desc=self._desc,
+                disable=not self.verbose,
+            )
+
+    @staticmethod
+    def _labels(view: TorchView, x0: torch.Tensor, labels: np.ndarray | None, sl: slice) -> torch.Tensor:
+        """The given labels of the batch, or the model's predictions when there are none."""
+        if labels is None:
+            return view.logits(x0).argmax(1)
+        return torch.as_tensor(labels[sl], device=view.device)
+
+
+class MinimalPerturbationAttack(TorchAttack):
+    """``generate`` of the attacks that search the smallest perturbation (``norm``, ``iterations_``)."""
+
+    norm: float | str
+    nb_candidates: int
+    overshoot: float
+    refine_steps: int
+    projection_steps: int
+
+    def _check_shared(self) -> None:
+        """Checks of the parameters DeepFool and the trust-region attack share."""
+        parse_norm(self.norm)
+        check_positive_int("nb_candidates", self.nb_candidates, minimum=2)
+        check_float("overshoot", self.overshoot, strict=False)
+        check_positive_int("refine_steps", self.refine_steps, minimum=0)
+        check_positive_int("projection_steps", self.projection_steps, minimum=0)
+        self._check_batching()
+
+    def _reference(
+        self, view: TorchView, x0: torch.Tensor, y: torch.Tensor | None, nb_classes: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(ref, cand)``: the class moved away from and the candidate classes ``(B, R)``.
+
+        Untargeted: ``ref`` is ``y`` (the prediction if ``None``), ``cand`` the top
+        ``nb_candidates - 1`` other classes of the clean prediction. Targeted: ``ref`` is the
+        clean prediction and ``cand`` the target alone.
+        """
+        logits0 = view.logits(x0)
+        if self.targeted:
+            assert y is not None
+            return logits0.argmax(1), y.unsqueeze(1)
+        ref = logits0.argmax(1) if y is None else y
+        return ref, top_candidates(logits0, ref, min(self.nb_candidates, nb_classes) - 1)
+
+    def _shrink(
+        self,
+        view: TorchView,
+        geo: Geometry,
+        x0: torch.Tensor,
+        x_adv: torch.Tensor,
+        r: torch.Tensor,
+        ref: torch.Tensor,
+        target: torch.Tensor,
+        ids: torch.Tensor,
+    ) -> torch.Tensor:
+        """:func:`shrink_to_boundary` on the samples ``ids`` (flat ``x0`` and ``r``, unshrunk ``x_adv``)."""
+        if ids.numel() == 0 or (self.refine_steps == 0 and self.projection_steps == 0):
+            return x_adv
+        x_adv = x_adv.clone()
+        x_adv[ids] = shrink_to_boundary(
+            view,
+            x0[ids],
+            r[ids],
+            ref[ids],
+            target[ids],
+            targeted=self.targeted,
+            bisection_steps=self.refine_steps,
+            projection_steps=self.projection_steps if geo.p == 2 else 0,
+            overshoot=self.overshoot,
+            max_norm=(x_adv[ids].reshape(len(ids), -1) - x0[ids]).norm(dim=1),
+        )
+        return x_adv
+
+    def generate(self, x: np.ndarray, y: np.ndarray | None = None, **kwargs: Any) -> np.ndarray:
+        """
+        Generate adversarial examples.
+
+        :param x: Clean inputs (not modified).
+        :param y: Untargeted: true labels (indices or one-hot); if ``None`` the model's
+                  predictions are the reference. Targeted: target labels (required).
+        :return: Adversarial examples, float32, shape of ``x``.
+        """
+        view, labels = self._prepare(x, y, kwargs)
+        geo = geometry(parse_norm(self.norm))
+        nb_classes = int(self.estimator.nb_classes)
+        out = np.empty(x.shape, dtype=np.float32)
+        self.iterations_ = np.zeros(x.shape[0], dtype=np.int64)
+        for sl in self._batches(view, len(x)):
+            x_t = view.tensor(x[sl])
+            y_t = None if labels is None else torch.as_tensor(labels[sl], device=view.device)
+            x_adv, its = self._attack_batch(view, geo, x_t, y_t, nb_classes)
+            out[sl] = view.numpy(x_adv)
+            self.iterations_[sl] = its.cpu().numpy()
+        return out
+
+    def _attack_batch(
+        self, view: TorchView, geo: Geometry, x0: torch.Tensor, y: torch.Tensor | None, nb_classes: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
