@@ -200,3 +200,30 @@ def test_float64_input_is_accepted_and_not_modified(
     clf = RetrofitClassifier(tiny_model, None, (1, 8, 8), 10, kappa=0.5, clip_values=(0.0, 1.0))
     assert clf.predict(x).dtype == np.float32
     assert np.array_equal(x, copy)
+
+
+def test_model_trained_with_the_defence_is_adopted(digits: tuple[np.ndarray, ...]) -> None:
+    from art_activation_defenses import BoundedReLU, build_model
+
+    torch.manual_seed(0)
+    model = build_model("mlp", (1, 8, 8), 10, hidden=(16, 16), activation=lambda: BoundedReLU(t=1.0))
+    clf = RetrofitClassifier(model, None, (1, 8, 8), 10, activation="brelu", clip_values=(0.0, 1.0))
+    assert len(clf.sites) == 2 and clf.activation_params == {"t": 1.0}
+    x = digits[2][:8]
+    with torch.no_grad():
+        assert np.allclose(clf.predict(x), model(torch.from_numpy(x)).numpy(), atol=1e-6)
+    clf.set_params(gradient="bpda")
+    assert all(m.grad_mode == "bpda" for m in clf.activation_modules)
+    assert all(m.grad_mode == "exact" for m in model.modules() if isinstance(m, BoundedReLU))
+
+
+def test_clone_for_refitting_keeps_activation_and_resets_weights(tiny_model: nn.Module) -> None:
+    clf = RetrofitClassifier(
+        tiny_model, None, (1, 8, 8), 10, kappa=0.5, gradient="bpda", optimizer=None, clip_values=(0.0, 1.0)
+    )
+    clone = clf.clone_for_refitting()
+    assert clone.activation == "jumprelu" and clone.activation_params == {"kappa": 0.5}
+    assert clone.gradient == "bpda" and len(clone.sites) == len(clf.sites)
+    w0 = next(clf.model.parameters())
+    w1 = next(clone.model.parameters())
+    assert w0.shape == w1.shape and not torch.equal(w0, w1)

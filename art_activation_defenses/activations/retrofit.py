@@ -30,7 +30,7 @@ from torch import fx, nn
 from art_activation_defenses.activations.modules import RetrofitActivation
 from art_activation_defenses.activations.registry import create_activation
 
-__all__ = ["Site", "Retrofit", "relu_sites", "retrofit"]
+__all__ = ["Site", "Retrofit", "relu_sites", "retrofit", "adopt"]
 
 _RELU_FUNCTIONS: dict[Any, str] = {TF.relu: "relu", torch.relu: "relu", torch.relu_: "relu", TF.relu_: "relu"}
 _RELU6_FUNCTIONS: dict[Any, str] = {TF.relu6: "relu6"}
@@ -71,7 +71,7 @@ class Retrofit:
     model: nn.Module
     sites: list[Site]
     modules: dict[str, RetrofitActivation]
-    mechanism: Literal["module-swap", "torch.fx"]
+    mechanism: Literal["module-swap", "torch.fx", "adopted"]
 
     def activations(self) -> list[RetrofitActivation]:
         """The distinct installed activation modules."""
@@ -356,3 +356,27 @@ def retrofit(
     gm, installed = _fx_rewrite(work, graph, selected, make)
     gm.train(work.training)
     return Retrofit(gm, selected, installed, "torch.fx")
+
+
+def adopt(
+    model: nn.Module, activation_cls: type[RetrofitActivation], *, copy: bool = True, **params: Any
+) -> Retrofit:
+    """Wrap a model that already uses ``activation_cls`` modules (e.g. trained with bounded ReLU
+    from the start, or retrofitted earlier) as a :class:`Retrofit`, without replacing anything.
+
+    :param model: The model; deep-copied unless ``copy=False``.
+    :param activation_cls: The activation class to look for (exact type, not subclasses).
+    :param params: Activation parameters to set on the adopted modules (e.g. ``t=1.0``).
+    :raises ValueError: no module of that class in the model.
+    """
+    work = _copy.deepcopy(model) if copy else model
+    found = [(name, m) for name, m in work.named_modules() if type(m) is activation_cls]
+    if not found:
+        raise ValueError(
+            f"`model` ({type(model).__name__}) has no {activation_cls.__name__} module to adopt."
+        )
+    sites = [Site(name, "module", name, i, m.original) for i, (name, m) in enumerate(found)]  # type: ignore[arg-type]
+    fitted = Retrofit(work, sites, {name: m for name, m in found}, "adopted")
+    if params:
+        fitted.set_params(**params)
+    return fitted

@@ -31,7 +31,7 @@ from torch import nn
 
 from art_activation_defenses.activations.modules import RandomizedJumpReLU, RetrofitActivation
 from art_activation_defenses.activations.registry import activation_class
-from art_activation_defenses.activations.retrofit import Retrofit, Site, retrofit
+from art_activation_defenses.activations.retrofit import Retrofit, Site, adopt, retrofit
 
 __all__ = ["RetrofitClassifier", "GradientMode", "check_input"]
 
@@ -101,7 +101,9 @@ class RetrofitClassifier(PyTorchClassifier):
     ...                          activation="jumprelu", kappa=1.0, clip_values=(0.0, 1.0))
     >>> clf.set_params(kappa=0.5)
 
-    :param model: The trained ``nn.Module`` (deep-copied unless ``copy=False``).
+    :param model: The trained ``nn.Module`` (deep-copied unless ``copy=False``). A model that
+        already uses modules of the requested activation (trained with bounded ReLU, or
+        retrofitted earlier) is wrapped as it is, so its gradient modes become available.
     :param loss: Loss for gradients and training (default ``nn.CrossEntropyLoss()``).
     :param input_shape: Shape of one input, e.g. ``(1, 28, 28)``.
     :param nb_classes: Number of classes.
@@ -166,15 +168,22 @@ class RetrofitClassifier(PyTorchClassifier):
         if issubclass(cls, RandomizedJumpReLU):
             extra["generator"] = torch.Generator().manual_seed(int(seed)) if seed is not None else None
         self._activation = activation
-        self._retrofit: Retrofit = retrofit(
-            model,
-            activation,
-            layers=layers,
-            copy=copy,
-            include_relu6=include_relu6,
-            **activation_params,
-            **extra,
-        )
+        if layers is None and any(type(m) is cls for m in model.modules()):
+            # Already uses the defence (trained with it, or retrofitted earlier): wrap as is.
+            self._retrofit: Retrofit = adopt(model, cls, copy=copy, **activation_params)
+            if extra.get("generator") is not None:
+                for module in self._retrofit.activations():
+                    module.generator = extra["generator"]  # type: ignore[assignment]
+        else:
+            self._retrofit = retrofit(
+                model,
+                activation,
+                layers=layers,
+                copy=copy,
+                include_relu6=include_relu6,
+                **activation_params,
+                **extra,
+            )
         super().__init__(
             model=self._retrofit.model,
             loss=loss if loss is not None else nn.CrossEntropyLoss(),
@@ -229,6 +238,31 @@ class RetrofitClassifier(PyTorchClassifier):
         if optimizer is not None:  # bind a fresh optimizer of the same type to the new parameters
             new._optimizer = type(optimizer)(new.model.parameters(), **optimizer.defaults)
         return new
+
+    def clone_for_refitting(self) -> RetrofitClassifier:
+        """A copy with the same architecture, activation and settings but re-initialised weights."""
+        optimizer = self.optimizer
+        clone = type(self)(
+            self.model,
+            self._loss,
+            self.input_shape,
+            self.nb_classes,
+            activation=self._activation,
+            gradient=self._gradient,
+            eot_samples=self._eot_samples,
+            grad_params=self._grad_params,
+            channels_first=self.channels_first,
+            clip_values=self.clip_values,
+            preprocessing_defences=self.preprocessing_defences,
+            postprocessing_defences=self.postprocessing_defences,
+            preprocessing=self.preprocessing,
+            device_type="cpu" if self.device.type == "cpu" else "gpu",
+            **self.activation_params,
+        )
+        if optimizer is not None:
+            clone._optimizer = type(optimizer)(clone.model.parameters(), **optimizer.defaults)
+        clone.reset()
+        return clone
 
     # -- parameters ---------------------------------------------------------------------
     @property
