@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import torch
@@ -257,7 +257,7 @@ class RetrofitClassifier(PyTorchClassifier):
             postprocessing_defences=self.postprocessing_defences,
             preprocessing=self.preprocessing,
             device_type="cpu" if self.device.type == "cpu" else "gpu",
-            **self.activation_params,
+            **cast(dict[str, Any], self.activation_params),
         )
         if optimizer is not None:
             clone._optimizer = type(optimizer)(clone.model.parameters(), **optimizer.defaults)
