@@ -148,7 +148,9 @@ def fit(
                 correct += int((logits.detach().argmax(1) == yb).sum())
                 seen += len(yb)
                 bar.update(1)
-            bar.set_postfix(epoch=f"{epoch + 1}/{epochs}", loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}")
+            bar.set_postfix(
+                epoch=f"{epoch + 1}/{epochs}", loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}"
+            )
             history["loss"].append(total_loss / seen)
             history["accuracy"].append(correct / seen)
             if val is not None:

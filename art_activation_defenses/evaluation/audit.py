@@ -23,8 +23,8 @@ from art_activation_defenses.evaluation._attacks import (
     pgd,
     train_surrogate,
 )
-from art_activation_defenses.metrics.masking import masking_gap
 from art_activation_defenses.metrics import gradient_masking_checks
+from art_activation_defenses.metrics.masking import masking_gap
 
 __all__ = ["ATTACKS", "COLUMNS", "audit", "render_audit_markdown"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from art_activation_defenses.metrics import masking_gap
 from art_activation_defenses.experiments.srelu._compute import CURVE_ATTACKS
+from art_activation_defenses.metrics import masking_gap
 
 __all__ = ["MASKING_MARGIN", "headline_rows", "tables", "summary", "notes"]
 
