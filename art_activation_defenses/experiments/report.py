@@ -143,8 +143,10 @@ def render_results_markdown(results: dict[str, Any]) -> str:
         parts.append(markdown_table(table["rows"], [tuple(c) for c in table["columns"]]))
     for figure in results.get("figures", []):
         parts.append(f"![{figure['caption']}]({figure['file']})\n\n*{figure['caption']}*\n")
-    if results.get("notes"):
-        parts.append("## Notes\n\n" + str(results["notes"]) + "\n")
+    notes = results.get("notes")
+    if notes:
+        text = "\n".join(f"- {n}" for n in notes) if isinstance(notes, (list, tuple)) else str(notes)
+        parts.append("## Notes\n\n" + text + "\n")
     wall = results.get("wall_seconds_this_run")
     if wall is not None:
         parts.append(

@@ -149,7 +149,7 @@ def test_margin_pgd_matches_torch_reference(
     tiny_model: nn.Module, sample: tuple[np.ndarray, np.ndarray]
 ) -> None:
     """Our PGD step against an independent few-line implementation (one step, no random start)."""
-    from art_activation_defenses.evaluation._attacks import pgd
+    from art_activation_defenses.evaluation import pgd
 
     x, y = sample[0][:16], sample[1][:16]
     clf = _retrofit(tiny_model, "jumprelu", kappa=0.0)

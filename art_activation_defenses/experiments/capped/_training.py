@@ -1,0 +1,77 @@
+"""Adversarial training batches for the reproductions: a ``training.fit`` augment that replaces a
+share of every batch by FGSM or PGD examples crafted on the model being trained.
+
+Used by the capped-ReLU reproduction (Table 1: no / FGSM / PGD training) and by the JumpReLU one
+(its "FGSM-robust" LeNetLike). The examples are crafted in eval mode (no dropout) with gradients
+of the input only, so the parameter gradients of the training step are untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["adversarial_augment"]
+
+
+def adversarial_augment(
+    model: nn.Module,
+    *,
+    method: Literal["fgsm", "pgd"],
+    eps: float,
+    steps: int = 1,
+    ratio: float = 0.5,
+    seed: int = 0,
+) -> Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """A ``fit(augment=...)`` callable: the first ``ratio`` share of each batch becomes adversarial.
+
+    FGSM: ``x + eps * sign(∇ CE)``. PGD: uniform random start in the L∞ ball, ``steps`` steps of
+    size ``2.5 * eps / steps``, projection and clipping to [0, 1] after each step.
+
+    :param model: The model being trained (the same object ``fit`` trains).
+    :param method: ``"fgsm"`` or ``"pgd"``.
+    :param eps: L∞ budget, > 0.
+    :param steps: PGD steps (ignored for FGSM), >= 1.
+    :param ratio: Share of each batch replaced, in (0, 1].
+    :param seed: Seed of the PGD random starts.
+    """
+    if method not in ("fgsm", "pgd"):
+        raise ValueError(f"`method` must be 'fgsm' or 'pgd', got {method!r}.")
+    if not eps > 0:
+        raise ValueError(f"`eps` must be > 0, got {eps!r}.")
+    if int(steps) < 1:
+        raise ValueError(f"`steps` must be >= 1, got {steps!r}.")
+    if not 0.0 < ratio <= 1.0:
+        raise ValueError(f"`ratio` must lie in (0, 1], got {ratio!r}.")
+    gen = torch.Generator().manual_seed(int(seed))
+
+    def grad_sign(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        x = x.detach().requires_grad_(True)
+        loss = F.cross_entropy(model(x), y)
+        (grad,) = torch.autograd.grad(loss, x)
+        return grad.sign()
+
+    def augment(xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        k = max(1, int(round(ratio * len(xb))))
+        was_training = model.training
+        model.eval()
+        try:
+            x0, y0 = xb[:k].detach(), yb[:k]
+            if method == "fgsm":
+                x_adv = (x0 + eps * grad_sign(x0, y0)).clamp(0.0, 1.0)
+            else:
+                noise = (torch.rand(x0.shape, generator=gen) * 2.0 - 1.0).to(x0.device) * eps
+                x_adv = (x0 + noise).clamp(0.0, 1.0)
+                step = 2.5 * eps / int(steps)
+                for _ in range(int(steps)):
+                    x_adv = x_adv + step * grad_sign(x_adv, y0)
+                    x_adv = (x0 + (x_adv - x0).clamp(-eps, eps)).clamp(0.0, 1.0)
+        finally:
+            model.train(was_training)
+        return torch.cat([x_adv.detach(), xb[k:]]), yb
+
+    return augment

@@ -1,0 +1,341 @@
+"""The cells of the JumpReLU reproduction (Erichson, Yao, Mahoney 2019): each function computes one
+cell and returns plain numbers, stored at once by the runner.
+
+A :class:`Setup` holds one trained LeNetLike (base or FGSM-robust) as a ReLU classifier, the same
+model retrofitted with JumpReLU (``kappa`` set per cell) and with the randomized JumpReLU, the
+evaluation images and the settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from art.estimators.classification import PyTorchClassifier
+
+from art_activation_defenses.activations.modules import RetrofitActivation
+from art_activation_defenses.attacks import DeepFoolL2, DeepFoolLinf, TrustRegion
+from art_activation_defenses.defences import tune_kappa
+from art_activation_defenses.detectors import lid_auc
+from art_activation_defenses.estimators import RetrofitClassifier
+from art_activation_defenses.evaluation import gradient_mode, pgd
+from art_activation_defenses.metrics import accuracy_vs_iterations, relative_perturbation, robust_accuracy
+
+__all__ = [
+    "SETTINGS",
+    "ATTACKS",
+    "Setup",
+    "tune_cell",
+    "attack_cell",
+    "matrix_cell",
+    "random_cell",
+    "images_cell",
+    "iterations_cell",
+]
+
+#: quick flag -> settings. ``pgd_eps`` is the L∞ radius of PGD, ``pgd_step`` its step (the paper's
+#: "ε = 0.01, 40 steps" read as step size and step count, see the notes).
+SETTINGS: dict[bool, dict[str, Any]] = {
+    True: {
+        "dataset": "digits",
+        "n_train": None,
+        "n_val": 100,
+        "n_eval": 48,
+        "epochs": 15,
+        "lr": 3e-3,
+        "batch_size": 64,
+        "adv_eps": 0.1,
+        "kappa": 1.0,
+        "kappas": (0.0, 0.1, 0.25, 1.0),
+        "budget": 0.03,
+        "pgd_eps": 0.1,
+        "pgd_step": 0.01,
+        "pgd_steps": 20,
+        "df_iter": 20,
+        "tr_iter": 50,
+        "eot": 4,
+        "lid_k": 10,
+        "lid_batch": 24,
+        "matrix_kappas": (0.0, 0.25, 1.0),
+        "iterations": (0, 1, 5, 20),
+        "n_images": 4,
+        "attack_batch": 128,
+    },
+    False: {
+        "dataset": "mnist",
+        "n_train": None,
+        "n_val": 1000,
+        "n_eval": 800,
+        "epochs": 3,
+        "lr": 1e-3,
+        "batch_size": 128,
+        "adv_eps": 0.1,
+        "kappa": 1.0,
+        "kappas": (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0),
+        "budget": 0.01,
+        "pgd_eps": 0.1,
+        "pgd_step": 0.01,
+        "pgd_steps": 40,
+        "df_iter": 50,
+        "tr_iter": 200,
+        "eot": 10,
+        "lid_k": 20,
+        "lid_batch": 100,
+        "matrix_kappas": (0.0, 0.5, 1.0, 1.5, 2.0),
+        "iterations": (0, 1, 2, 5, 10, 20, 40, 80),
+        "n_images": 6,
+        "attack_batch": 300,
+    },
+}
+
+#: The paper's attacks: key -> (label, norm of the relative perturbation).
+ATTACKS: dict[str, tuple[str, float]] = {
+    "pgd": ("PGD (L∞)", np.inf),
+    "df_inf": ("DeepFool L∞", np.inf),
+    "df_2": ("DeepFool L2", 2.0),
+    "tr": ("TrustRegion L2", 2.0),
+}
+
+
+@dataclass
+class Setup:
+    """Everything a cell needs for one trained model.
+
+    :param relu: The trained LeNetLike as an ART classifier (ReLU).
+    :param jump: The same weights with every ReLU replaced by JumpReLU (``kappa`` set per cell).
+    :param rjump: The same weights with the randomized JumpReLU (``kappa`` set per cell).
+    :param x: Evaluation images. :param y: Their labels.
+    :param x_val: Validation images (κ tuning). :param y_val: Their labels.
+    :param cfg: The settings (:data:`SETTINGS`). :param seed: Seed of every random draw.
+    """
+
+    relu: PyTorchClassifier
+    jump: RetrofitClassifier
+    rjump: RetrofitClassifier
+    x: np.ndarray
+    y: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    cfg: dict[str, Any]
+    seed: int
+
+    def at(self, kappa: float) -> RetrofitClassifier:
+        """The JumpReLU classifier at threshold ``kappa`` (exact gradients, white-box)."""
+        self.jump.set_params(kappa=float(kappa), gradient="exact", grad_params={})
+        return self.jump
+
+    def craft(self, clf: PyTorchClassifier, attack: str, *, loss: str = "ce") -> np.ndarray:
+        """Adversarial examples of ``attack`` against ``clf`` (its current gradient mode)."""
+        cfg, bs = self.cfg, self.cfg["attack_batch"]
+        if attack == "pgd":
+            return pgd(
+                clf,
+                self.x,
+                self.y,
+                loss=loss,  # type: ignore[arg-type]
+                eps=cfg["pgd_eps"],
+                eps_step=cfg["pgd_step"],
+                max_iter=cfg["pgd_steps"],
+                random_init=True,
+                seed=self.seed,
+                batch_size=bs,
+            )
+        if attack == "df_inf":
+            return DeepFoolLinf(
+                clf, max_iter=cfg["df_iter"], nb_candidates=5, batch_size=bs, verbose=False
+            ).generate(self.x)
+        if attack == "df_2":
+            return DeepFoolL2(
+                clf, max_iter=cfg["df_iter"], nb_candidates=5, batch_size=bs, verbose=False
+            ).generate(self.x)
+        if attack == "tr":
+            return TrustRegion(
+                clf, norm=2, max_iter=cfg["tr_iter"], nb_candidates=5, batch_size=bs, verbose=False
+            ).generate(self.x)
+        raise ValueError(f"unknown attack {attack!r}")
+
+
+def _acc(clf: PyTorchClassifier, x: np.ndarray, y: np.ndarray) -> float:
+    return robust_accuracy(clf, x, y, batch_size=256)
+
+
+def _rho(clf: PyTorchClassifier, setup: Setup, x_adv: np.ndarray, norm: float) -> float:
+    """Mean relative perturbation over the samples ``clf`` misclassifies (NaN if none)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return relative_perturbation(setup.x, x_adv, norm=norm, classifier=clf, y=setup.y)
+
+
+def _activation_scale(setup: Setup) -> dict[str, list[float]]:
+    """Percentiles (50, 90, 99) of the positive inputs of every ReLU site on the evaluation images:
+    is κ = 1 small or large for this network?"""
+    sites = [m for m in setup.jump.model.modules() if isinstance(m, RetrofitActivation)]
+    captured: list[list[torch.Tensor]] = [[] for _ in sites]
+    hooks = [
+        s.register_forward_hook(lambda _m, i, _o, k=k: captured[k].append(i[0].detach().flatten()))
+        for k, s in enumerate(sites)
+    ]
+    try:
+        setup.at(0.0).predict(setup.x_val, batch_size=256)
+    finally:
+        for h in hooks:
+            h.remove()
+    out: dict[str, list[float]] = {}
+    for k, values in enumerate(captured):
+        v = torch.cat(values)
+        v = v[v > 0]
+        out[f"site_{k}"] = [float(torch.quantile(v[:200_000], q)) for q in (0.5, 0.9, 0.99)]
+    return out
+
+
+def tune_cell(setup: Setup) -> dict[str, Any]:
+    """Figure 4: the κ trade-off on validation data (DeepFool L2 ρ, white-box and BPDA) and the
+    activation scale of the sites."""
+    cfg = setup.cfg
+
+    def deepfool(clf: PyTorchClassifier) -> DeepFoolL2:  # L2, as the paper's Figure 4
+        return DeepFoolL2(
+            clf, max_iter=cfg["df_iter"], nb_candidates=5, batch_size=cfg["attack_batch"], verbose=False
+        )
+
+    res = tune_kappa(
+        setup.at(0.0),
+        setup.x_val,
+        setup.y_val,
+        list(cfg["kappas"]),
+        attack=deepfool,
+        max_accuracy_drop=cfg["budget"],
+        bpda=True,
+        batch_size=cfg["attack_batch"],
+        verbose=False,
+    )
+    keep = (
+        "values",
+        "accuracy",
+        "rho",
+        "fool_rate",
+        "rho_bpda",
+        "fool_rate_bpda",
+        "reference_accuracy",
+        "admissible",
+        "chosen",
+    )
+    return {**{k: res[k] for k in keep}, "activation_scale": _activation_scale(setup)}
+
+
+def attack_cell(setup: Setup, attack: str, kappa: float, *, lid: bool) -> dict[str, Any]:
+    """Tables 1-3 for one attack: crafted on ReLU (white-box on ReLU, gray-box on JumpReLU),
+    white-box on JumpReLU (exact and BPDA gradients), and the LID AUCs."""
+    norm = ATTACKS[attack][1]
+    relu, jump = setup.relu, setup.at(kappa)
+    x_relu = setup.craft(relu, attack)
+    x_white = setup.craft(jump, attack)
+    with gradient_mode(jump, "bpda"):
+        x_bpda = setup.craft(jump, attack)
+        x_mb = setup.craft(jump, attack, loss="margin") if attack == "pgd" else None
+    out: dict[str, Any] = {
+        "clean_relu": _acc(relu, setup.x, setup.y),
+        "clean_jump": _acc(jump, setup.x, setup.y),
+        "relu_acc": _acc(relu, x_relu, setup.y),
+        "relu_rho": _rho(relu, setup, x_relu, norm),
+        "gray_acc": _acc(jump, x_relu, setup.y),
+        "gray_rho": _rho(jump, setup, x_relu, norm),
+        "white_acc": _acc(jump, x_white, setup.y),
+        "white_rho": _rho(jump, setup, x_white, norm),
+        "bpda_acc": _acc(jump, x_bpda, setup.y),
+        "bpda_rho": _rho(jump, setup, x_bpda, norm),
+        "margin_bpda_acc": None if x_mb is None else _acc(jump, x_mb, setup.y),
+    }
+    if lid:
+        kw = {"y": setup.y, "k": setup.cfg["lid_k"], "batch_size": setup.cfg["lid_batch"], "seed": setup.seed}
+        out["lid_relu"] = _lid(relu, setup.x, x_relu, kw)
+        out["lid_jump"] = _lid(jump, setup.x, x_white, kw)
+        out["lid_jump_bpda"] = _lid(jump, setup.x, x_bpda, kw)
+    return out
+
+
+def _lid(clf: PyTorchClassifier, x: np.ndarray, x_adv: np.ndarray, kw: dict[str, Any]) -> float | None:
+    """LID AUC, or None when too few correctly classified pairs remain."""
+    try:
+        return float(lid_auc(clf, x, x_adv, **kw)["auc"])
+    except ValueError:
+        return None
+
+
+def matrix_cell(setup: Setup) -> dict[str, Any]:
+    """Figure 7: PGD crafted at κ_source (rows), accuracy at κ_target (columns)."""
+    kappas = list(setup.cfg["matrix_kappas"])
+    rows = []
+    for ks in kappas:
+        x_adv = setup.craft(setup.at(ks), "pgd")
+        rows.append([_acc(setup.at(kt), x_adv, setup.y) for kt in kappas])
+    return {"kappas": kappas, "accuracy": rows}
+
+
+def random_cell(setup: Setup, kappa: float) -> dict[str, Any]:
+    """Table 4: randomized JumpReLU (κ' ~ U(0.6 κ, κ) per call) under PGD with single-draw gradients,
+    EOT gradients, BPDA gradients and transfer from ReLU; DeepFool L2 white-box ρ."""
+    clf = setup.rjump
+    clf.set_params(kappa=float(kappa), gradient="exact", grad_params={})
+    out: dict[str, Any] = {"clean": _acc(clf, setup.x, setup.y)}
+    out["pgd_white"] = _acc(clf, setup.craft(clf, "pgd"), setup.y)
+    with gradient_mode(clf, "eot", eot_samples=setup.cfg["eot"]):
+        out["pgd_eot"] = _acc(clf, setup.craft(clf, "pgd"), setup.y)
+    with gradient_mode(clf, "bpda"):
+        out["pgd_bpda"] = _acc(clf, setup.craft(clf, "pgd"), setup.y)
+    out["pgd_transfer"] = _acc(clf, setup.craft(setup.relu, "pgd"), setup.y)
+    x_df = setup.craft(clf, "df_2")
+    out["df2_acc"], out["df2_rho"] = _acc(clf, x_df, setup.y), _rho(clf, setup, x_df, 2.0)
+    return out
+
+
+def images_cell(setup: Setup, kappa: float) -> dict[str, Any]:
+    """Figures 5-6: the first images, their DeepFool L2 adversarials on ReLU and on JumpReLU."""
+    n = setup.cfg["n_images"]
+    sub = Setup(
+        relu=setup.relu,
+        jump=setup.jump,
+        rjump=setup.rjump,
+        x=setup.x[:n],
+        y=setup.y[:n],
+        x_val=setup.x_val,
+        y_val=setup.y_val,
+        cfg=setup.cfg,
+        seed=setup.seed,
+    )
+    jump = sub.at(kappa)
+    adv_relu, adv_jump = sub.craft(sub.relu, "df_2"), sub.craft(jump, "df_2")
+    return {
+        "clean": np.round(sub.x[:, 0], 3),
+        "labels": sub.y,
+        "adv_relu": np.round(adv_relu[:, 0], 3),
+        "adv_jump": np.round(adv_jump[:, 0], 3),
+        "pred_relu": sub.relu.predict(adv_relu).argmax(1),
+        "pred_jump": jump.predict(adv_jump).argmax(1),
+    }
+
+
+def iterations_cell(setup: Setup, kappa: float) -> dict[str, Any]:
+    """Figure 8: PGD accuracy vs iterations on ReLU, JumpReLU (exact) and JumpReLU (BPDA)."""
+    cfg = setup.cfg
+    kw = {
+        "iterations": list(cfg["iterations"]),
+        "eps": cfg["pgd_eps"],
+        "eps_step": cfg["pgd_step"],
+        "random_init": True,
+        "seed": setup.seed,
+        "batch_size": cfg["attack_batch"],
+    }
+    out = {
+        "iterations": list(cfg["iterations"]),
+        "relu": accuracy_vs_iterations(setup.relu, setup.x, setup.y, **kw)["accuracy"],
+    }
+    jump = setup.at(kappa)
+    out["jump"] = accuracy_vs_iterations(jump, setup.x, setup.y, **kw)["accuracy"]
+    with gradient_mode(jump, "bpda"):
+        out["jump_bpda"] = accuracy_vs_iterations(jump, setup.x, setup.y, **kw)["accuracy"]
+    return out

@@ -1,0 +1,103 @@
+"""Smoke test of the JumpReLU reproduction in quick mode (digits, no files needed)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from art_activation_defenses.experiments import reproduce
+from art_activation_defenses.experiments.jumprelu import MODELS, SETTINGS
+from art_activation_defenses.experiments.jumprelu._compute import ATTACKS
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("jumprelu")
+    return out, reproduce("jumprelu", quick=True, out=out, verbose=False)
+
+
+def _table(results: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(t for t in results["tables"] if t["name"] == name)
+
+
+def _in_unit(value: Any) -> bool:
+    return value is not None and not math.isnan(value) and 0.0 <= value <= 1.0
+
+
+def test_files_written(quick_run: tuple[Path, dict[str, Any]]) -> None:
+    out, results = quick_run
+    for name in ("results.json", "results.md", "cells.json"):
+        assert (out / name).is_file()
+    for table in results["tables"]:
+        assert (out / f"{table['name']}.csv").is_file()
+    assert len(results["figures"]) >= 4
+    for fig in results["figures"]:
+        assert fig["file"].endswith(".png") and (out / fig["file"]).stat().st_size > 1000
+    md = (out / "results.md").read_text(encoding="utf-8")
+    assert "BPDA" in md and "masking?" in md and "EOT" in md
+    assert json.loads((out / "results.json").read_text(encoding="utf-8"))["quick"] is True
+
+
+def test_attack_tables(quick_run: tuple[Path, dict[str, Any]]) -> None:
+    _, results = quick_run
+    t1, t2 = _table(results, "table1_graybox"), _table(results, "table2_whitebox")
+    assert len(t1["rows"]) == len(MODELS) * len(ATTACKS)
+    keys = [c[0] for c in t2["columns"]]
+    for key in ("white_acc", "white_rho", "bpda_acc", "bpda_rho", "gray_acc", "masking_flag"):
+        assert key in keys
+    for row in t1["rows"]:
+        for key in ("clean_relu", "clean_jump", "relu_acc", "gray_acc", "white_acc", "bpda_acc"):
+            assert _in_unit(row[key]), (key, row[key])
+        assert row["white_acc"] <= row["clean_jump"] + 1e-9
+    # minimal-perturbation attacks fool (nearly) every image of the ReLU net they were crafted on
+    for row in t1["rows"]:
+        if row["key"] in ("df_2", "df_inf", "tr"):
+            assert row["relu_acc"] <= 0.1
+            assert row["relu_rho"] > 0.0
+    lid = _table(results, "table3_lid")["rows"]
+    assert len(lid) == len(ATTACKS)
+    for row in lid:
+        assert all(row[k] is None or 0.0 <= row[k] <= 1.0 for k in ("lid_relu", "lid_jump", "lid_jump_bpda"))
+
+
+def test_randomized_and_figures(quick_run: tuple[Path, dict[str, Any]]) -> None:
+    _, results = quick_run
+    cfg = SETTINGS[True]
+    t4 = _table(results, "table4_randomized")
+    assert [r["model"] for r in t4["rows"]] == list(MODELS)
+    for row in t4["rows"]:
+        for key in ("clean", "pgd_white", "pgd_eot", "pgd_bpda", "pgd_transfer"):
+            assert _in_unit(row[key]), key
+    assert len(_table(results, "fig4_tradeoff")["rows"]) == len(MODELS) * len(cfg["kappas"])
+    assert results["kappa"] in cfg["kappas"]
+    mat = results["matrix"]["accuracy"]
+    assert len(mat) == len(cfg["matrix_kappas"]) and all(
+        len(r) == len(mat) and all(map(_in_unit, r)) for r in mat
+    )
+    for it in results["iterations"].values():
+        assert it["iterations"] == list(cfg["iterations"])
+        assert it["relu"][0] >= it["relu"][-1]  # clean accuracy first, attacked accuracy last
+
+
+def test_resume_recomputes_nothing(quick_run: tuple[Path, dict[str, Any]]) -> None:
+    out, results = quick_run
+    cells_before = json.loads((out / "cells.json").read_text(encoding="utf-8"))["cells"]
+    model_files = sorted((out / "models").glob("*.pt"))
+    mtimes = [p.stat().st_mtime_ns for p in model_files]
+    again = reproduce("jumprelu", quick=True, out=out, verbose=False)
+    cells_after = json.loads((out / "cells.json").read_text(encoding="utf-8"))["cells"]
+    assert cells_after == cells_before  # same cells, same finish stamps: nothing recomputed
+    assert [p.stat().st_mtime_ns for p in model_files] == mtimes
+    assert again["wall_seconds_this_run"] < results["wall_seconds_this_run"]
+    assert _table(again, "table1_graybox")["rows"] == _table(results, "table1_graybox")["rows"]
+
+
+def test_cifar_variant_is_refused() -> None:
+    from art_activation_defenses.experiments.jumprelu import run
+
+    with pytest.raises(ValueError, match="cifar10"):
+        run(None, dataset="cifar10")  # type: ignore[arg-type]
