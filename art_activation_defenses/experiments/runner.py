@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -118,22 +119,38 @@ def run_grid(
 
 
 def cached_model(
-    path: str | Path, build: Callable[[], nn.Module], train: Callable[[nn.Module], Mapping[str, Any]]
+    path: str | Path,
+    build: Callable[[], nn.Module],
+    train: Callable[[nn.Module], Mapping[str, Any]],
+    *,
+    settings: Mapping[str, Any] | None = None,
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Load a trained model from ``path`` or build, train and save it there.
 
     :param path: Checkpoint file (``state_dict`` + metadata; loaded with ``weights_only=True``).
     :param build: Returns the untrained architecture (called in both cases).
     :param train: Trains the model in place and returns metadata (plain types) to store.
+    :param settings: The training settings (plain types). They are stored with the checkpoint,
+        and a checkpoint trained with other settings is retrained (with a warning) instead of
+        silently reused.
     :return: The model (eval mode) and its metadata (``{"cached": True, ...}`` when loaded).
     """
     path = Path(path)
     model = build()
+    wanted = to_jsonable(dict(settings)) if settings is not None else None
     if path.exists():
         meta = load_checkpoint(model, path)
-        model.eval()
-        return model, {**meta, "cached": True}
+        if wanted is None or meta.get("settings") == wanted:
+            model.eval()
+            return model, {**meta, "cached": True}
+        warnings.warn(
+            f"{path} was trained with settings {meta.get('settings')}, not {wanted}: retraining it.",
+            stacklevel=2,
+        )
+        model = build()
     meta = dict(train(model))
+    if wanted is not None:
+        meta["settings"] = wanted
     save_checkpoint(model, path, metadata=to_jsonable(meta))
     model.eval()
     return model, {**meta, "cached": False}

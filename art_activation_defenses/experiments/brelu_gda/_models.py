@@ -143,6 +143,10 @@ def train_defences(
 
         set_seed(ctx.seed)
         tag = f"brelu-{cfg['dataset']}-{arch}-{defence}"
-        model, meta[name] = cached_model(ctx.model_path(tag), _builder(arch, defence, info, cfg), train)
+        train_keys = ("dataset", "n_train", "epochs", "gda_epochs", "lr", "batch_size")
+        settings = {k: cfg[k] for k in train_keys if k in cfg}
+        model, meta[name] = cached_model(
+            ctx.model_path(tag), _builder(arch, defence, info, cfg), train, settings=settings
+        )
         classifiers[name] = _classifier(model, info)
     return classifiers, meta

@@ -67,7 +67,9 @@ def _setup(ctx: ExperimentContext, cfg: dict[str, Any]) -> tuple[Setup, dict[str
         return {"epochs": cfg["epochs"], "final_train_accuracy": hist["accuracy"][-1]}
 
     set_seed(ctx.seed)
-    model, meta = cached_model(ctx.model_path(f"srelu-cnn-{cfg['dataset']}"), build, train)
+    train_keys = ("dataset", "n_train", "epochs", "lr", "batch_size")
+    settings = {k: cfg[k] for k in train_keys if k in cfg}
+    model, meta = cached_model(ctx.model_path(f"srelu-cnn-{cfg['dataset']}"), build, train, settings=settings)
     relu = RetrofitClassifier(
         model,
         nn.CrossEntropyLoss(),
