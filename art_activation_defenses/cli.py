@@ -125,6 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--quick", action="store_true", help="small smoke run on digits (< 3 minutes)")
     rep.add_argument("--data-dir", default=None, help="folder with the real dataset (full runs)")
     rep.add_argument("--out", default=None, help="output folder (default results/NAME[-quick])")
+    rep.add_argument(
+        "--dataset",
+        default=None,
+        help="a variant on another dataset where one exists: 'cifar10' for jumprelu (AlexLike, kappa 0.4; "
+        "needs --data-dir with the CIFAR-10 files); default: the paper's main dataset",
+    )
     rep.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     rep.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -235,8 +241,10 @@ def _run_reproduce(args: argparse.Namespace) -> int:
         out=args.out,
         seed=args.seed,
         verbose=not args.quiet,
+        dataset=args.dataset,
     )
-    out = args.out or f"results/{args.name}{'-quick' if args.quick else ''}"
+    suffix = (f"-{args.dataset}" if args.dataset else "") + ("-quick" if args.quick else "")
+    out = args.out or f"results/{args.name}{suffix}"
     print(
         f"{results.get('title', args.name)}: wrote {out}/results.json and results.md "
         f"({len(results.get('tables', []))} tables, {len(results.get('figures', []))} figures)."

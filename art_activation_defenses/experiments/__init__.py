@@ -47,6 +47,7 @@ def reproduce(
     out: str | Path | None = None,
     seed: int = 0,
     verbose: bool = True,
+    dataset: str | None = None,
 ) -> dict[str, Any]:
     """Run one paper's reproduction; resumable (finished cells are kept in ``out/cells.json``).
 
@@ -58,14 +59,24 @@ def reproduce(
     :param out: Output folder (default ``results/<name>`` or ``results/<name>-quick``).
     :param seed: Seed of everything random.
     :param verbose: Progress bars.
+    :param dataset: A variant on another dataset, where the reproduction has one (``"cifar10"`` for
+        ``"jumprelu"``); ``None`` runs the paper's main dataset. Default ``out`` then gets the
+        dataset as suffix.
     :return: The results dict (as written to ``results.json``).
     """
     if name not in REPRODUCTIONS:
         raise ValueError(f"Unknown reproduction `name={name!r}`; expected one of {sorted(REPRODUCTIONS)}.")
     module = importlib.import_module(REPRODUCTIONS[name][0])
-    out = Path(out) if out is not None else Path("results") / (name + ("-quick" if quick else ""))
-    ctx = ExperimentContext(name, out, data_dir=data_dir, quick=quick, seed=seed, verbose=verbose)
-    results: dict[str, Any] = module.run(ctx)
+    variants = getattr(module, "DATASETS", None)
+    if dataset is not None and (variants is None or dataset not in variants):
+        raise ValueError(
+            f"Reproduction {name!r} has no `dataset={dataset!r}` variant; "
+            + (f"expected one of {sorted(variants)}." if variants else "it runs on its paper's dataset only.")
+        )
+    if out is None:
+        out = Path("results") / (name + (f"-{dataset}" if dataset else "") + ("-quick" if quick else ""))
+    ctx = ExperimentContext(name, Path(out), data_dir=data_dir, quick=quick, seed=seed, verbose=verbose)
+    results: dict[str, Any] = module.run(ctx) if dataset is None else module.run(ctx, dataset=dataset)
     results.setdefault("name", name)
     path = ctx.write(results)
     import json

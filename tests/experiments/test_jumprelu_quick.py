@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from art_activation_defenses.experiments import reproduce
@@ -96,8 +97,56 @@ def test_resume_recomputes_nothing(quick_run: tuple[Path, dict[str, Any]]) -> No
     assert _table(again, "table1_graybox")["rows"] == _table(results, "table1_graybox")["rows"]
 
 
-def test_cifar_variant_is_refused() -> None:
-    from art_activation_defenses.experiments.jumprelu import run
+def test_unknown_dataset_variants_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="'svhn'.*'cifar10', 'mnist'"):
+        reproduce("jumprelu", quick=True, dataset="svhn", out=tmp_path / "a", verbose=False)
+    with pytest.raises(ValueError, match="no `dataset='cifar10'` variant"):
+        reproduce("srelu", quick=True, dataset="cifar10", out=tmp_path / "b", verbose=False)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()  # refused before any work
 
-    with pytest.raises(ValueError, match="cifar10"):
-        run(None, dataset="cifar10")  # type: ignore[arg-type]
+
+def test_cli_passes_the_dataset(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from art_activation_defenses.cli import main
+
+    assert (
+        main(["reproduce", "capped", "--dataset", "cifar10", "--quick", "--quiet", "--out", str(tmp_path)])
+        == 2
+    )
+    assert "no `dataset='cifar10'` variant" in capsys.readouterr().err
+
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not (SHARED / "cifar10" / "cifar10_test_batch.npz").is_file(),
+    reason="real CIFAR-10 not found under ../shared/datasets/cifar10",
+)
+def test_cifar10_variant_quick(tmp_path: Path) -> None:
+    """The AlexLike variant on the shared CIFAR-10 copy (../shared/datasets/cifar10: labels exact,
+    most pixels JPEG-decoded): trains on 2,000 images, evaluates on bit-exact test images only."""
+    from art_activation_defenses.data import cifar10_exact_mask, load_dataset
+    from art_activation_defenses.experiments.jumprelu import CIFAR_SETTINGS
+
+    cfg = CIFAR_SETTINGS[True]
+    results = reproduce(
+        "jumprelu",
+        quick=True,
+        dataset="cifar10",
+        data_dir=str(SHARED / "cifar10"),
+        out=tmp_path,
+        verbose=False,
+    )
+    assert results["config"]["arch"] == "alex-like" and results["config"]["dataset"] == "cifar10"
+    assert "JPEG" in results["title"] and "bit-exact" in results["title"]
+    assert all(m["n_exact_test_images"] == 1000 for m in results["models"])
+    assert results["kappa"] in cfg["kappas"]
+    # the evaluation images shown in Figures 5/6 are the first bit-exact test images, in colour
+    x, _ = load_dataset("cifar10", str(SHARED / "cifar10"), "test")
+    exact = x[cifar10_exact_mask(str(SHARED / "cifar10"), "test")][: cfg["n_images"]]
+    clean = np.asarray(results["images"]["base"]["clean"])
+    assert clean.shape == (cfg["n_images"], 32, 32, 3)
+    np.testing.assert_allclose(clean, np.transpose(exact, (0, 2, 3, 1)), atol=5e-4)
+    assert len(_table(results, "table1_graybox")["rows"]) == len(MODELS) * len(ATTACKS)
+    assert any(f["file"] == "fig5_6_images_base.png" for f in results["figures"])

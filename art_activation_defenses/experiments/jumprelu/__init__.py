@@ -18,11 +18,12 @@ from typing import Any
 
 from torch import nn
 
-from art_activation_defenses.data import dataset_info, load_dataset
+from art_activation_defenses.data import cifar10_exact_mask, dataset_info, load_dataset
 from art_activation_defenses.estimators import RetrofitClassifier
 from art_activation_defenses.experiments.capped._training import adversarial_augment
 from art_activation_defenses.experiments.jumprelu._compute import (
     ATTACKS,
+    CIFAR_SETTINGS,
     SETTINGS,
     Setup,
     attack_cell,
@@ -39,12 +40,19 @@ from art_activation_defenses.metrics import masking_gap
 from art_activation_defenses.models import build_model
 from art_activation_defenses.training import evaluate, fit, set_seed
 
-__all__ = ["run", "render", "SETTINGS", "MODELS", "MASKING_MARGIN"]
+__all__ = ["run", "render", "SETTINGS", "CIFAR_SETTINGS", "DATASETS", "MODELS", "MASKING_MARGIN"]
 
 logger = logging.getLogger(__name__)
 
 #: The two trained models of the paper.
 MODELS: tuple[str, ...] = ("base", "robust")
+#: ``dataset`` argument of :func:`run` -> the settings (quick flag -> dict).
+DATASETS: dict[str, dict[bool, dict[str, Any]]] = {"mnist": SETTINGS, "cifar10": CIFAR_SETTINGS}
+#: Architecture labels of the tables.
+ARCH_LABELS: dict[str, str] = {
+    "lenet-like": "LeNetLike (6/16 channels, 120/84 units, dropout 0.5)",
+    "alex-like": "AlexLike (64/64/128/128 channels, 256/256 units, dropout 0.5)",
+}
 #: An adaptive attack beating the white-box one by more than this flags gradient masking.
 MASKING_MARGIN = 0.05
 
@@ -56,9 +64,11 @@ def _setup(ctx: ExperimentContext, cfg: dict[str, Any], model_name: str) -> tupl
     n_val = cfg["n_val"]
     x_train, y_train, x_val, y_val = x_all[n_val:], y_all[n_val:], x_all[:n_val], y_all[:n_val]
     x_test, y_test = load_dataset(cfg["dataset"], data_dir, "test")
+    exact = cifar10_exact_mask(data_dir, "test") if cfg.get("eval_exact") else None
+    x_eval, y_eval = (x_test, y_test) if exact is None else (x_test[exact], y_test[exact])
 
     def build() -> nn.Module:
-        return build_model("lenet-like", info["input_shape"], info["nb_classes"])
+        return build_model(cfg["arch"], info["input_shape"], info["nb_classes"])
 
     def train(model: nn.Module) -> dict[str, Any]:
         augment = None
@@ -85,8 +95,8 @@ def _setup(ctx: ExperimentContext, cfg: dict[str, Any], model_name: str) -> tupl
 
     set_seed(ctx.seed)
     # the tag names everything the weights depend on, so changed settings never reuse a stale model
-    tag = f"lenet-{model_name}-{cfg['dataset']}-n{cfg['n_train']}-val{n_val}-e{cfg['epochs']}"
-    tag += f"-adv{cfg['adv_eps']:g}"
+    tag = f"{cfg['arch']}-{model_name}-{cfg['dataset']}-n{cfg['n_train']}-val{n_val}-e{cfg['epochs']}"
+    tag += f"-adv{cfg['adv_eps']:g}-lr{cfg['lr']:g}"
     model, meta = cached_model(ctx.model_path(tag), build, train)
     kw: dict[str, Any] = {"clip_values": info["clip_values"], "device_type": "cpu"}
     relu = RetrofitClassifier(
@@ -121,8 +131,8 @@ def _setup(ctx: ExperimentContext, cfg: dict[str, Any], model_name: str) -> tupl
         relu=relu,
         jump=jump,
         rjump=rjump,
-        x=x_test[: cfg["n_eval"]],
-        y=y_test[: cfg["n_eval"]],
+        x=x_eval[: cfg["n_eval"]],
+        y=y_eval[: cfg["n_eval"]],
         x_val=x_val,
         y_val=y_val,
         cfg=cfg,
@@ -130,10 +140,13 @@ def _setup(ctx: ExperimentContext, cfg: dict[str, Any], model_name: str) -> tupl
     )
     info_out = {
         "model": model_name,
-        "architecture": "lenet-like (6/16 channels, 120/84 units, dropout 0.5)",
+        "architecture": ARCH_LABELS[cfg["arch"]],
         **meta,
         "test_accuracy_full_split": evaluate(model, x_test, y_test),
     }
+    if exact is not None:
+        info_out["test_accuracy_exact_pixels"] = evaluate(model, x_eval, y_eval)
+        info_out["n_exact_test_images"] = int(exact.sum())
     return setup, info_out
 
 
@@ -155,14 +168,16 @@ def run(ctx: ExperimentContext, *, dataset: str = "mnist") -> dict[str, Any]:
     """Compute every cell (resumable) and assemble the results dict.
 
     :param ctx: The experiment context.
-    :param dataset: ``"mnist"`` (the only one implemented; quick mode uses digits).
+    :param dataset: ``"mnist"`` (LeNetLike, κ = 1.0; quick mode uses scikit-learn's digits instead)
+        or ``"cifar10"`` (AlexLike, κ = 0.4; needs the CIFAR-10 files in ``ctx.data_dir``, also in
+        quick mode, which trains on a 3,000-image subset).
     """
-    if dataset != "mnist":
+    if dataset not in DATASETS:
         raise ValueError(
-            f"`dataset={dataset!r}` is not implemented for the JumpReLU reproduction "
-            "(only 'mnist'; the paper's CIFAR-10 AlexLike variant is not reproduced here)."
+            f"`dataset={dataset!r}` is not available for the JumpReLU reproduction; expected one of "
+            f"{sorted(DATASETS)}."
         )
-    cfg = dict(SETTINGS[ctx.quick])
+    cfg = dict(DATASETS[dataset][ctx.quick])
     base = {"dataset": cfg["dataset"], "n": cfg["n_eval"]}
     setups: dict[str, Setup] = {}
     model_info: list[dict[str, Any]] = []
@@ -249,10 +264,19 @@ def run(ctx: ExperimentContext, *, dataset: str = "mnist") -> dict[str, Any]:
         "iterations": {r["cell"]["model"]: r["result"] for r in iters},
     }
     return {
-        "title": "JumpReLU (Erichson et al. 2019) on "
-        + ("scikit-learn digits (quick)" if ctx.quick else "MNIST"),
+        "title": "JumpReLU (Erichson et al. 2019) on " + _data_label(cfg, ctx.quick),
         "summary": summary(data),
         "tables": tables(data),
         "notes": "\n".join(f"- {n}" for n in notes(data)),
         **data,
     }
+
+
+def _data_label(cfg: dict[str, Any], quick: bool) -> str:
+    if cfg["dataset"] == "cifar10":
+        return (
+            "CIFAR-10"
+            + (" (quick: 3,000 training images)" if quick else "")
+            + " — the shared copy: labels exact, most pixels JPEG-decoded; evaluated on bit-exact test images"
+        )
+    return "scikit-learn digits (quick)" if quick else "MNIST"

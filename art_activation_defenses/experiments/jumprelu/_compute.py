@@ -1,7 +1,7 @@
 """The cells of the JumpReLU reproduction (Erichson, Yao, Mahoney 2019): each function computes one
 cell and returns plain numbers, stored at once by the runner.
 
-A :class:`Setup` holds one trained LeNetLike (base or FGSM-robust) as a ReLU classifier, the same
+A :class:`Setup` holds one trained LeNetLike or AlexLike (base or FGSM-robust) as a ReLU classifier, the same
 model retrofitted with JumpReLU (``kappa`` set per cell) and with the randomized JumpReLU, the
 evaluation images and the settings.
 """
@@ -25,6 +25,7 @@ from art_activation_defenses.metrics import accuracy_vs_iterations, relative_per
 
 __all__ = [
     "SETTINGS",
+    "CIFAR_SETTINGS",
     "ATTACKS",
     "Setup",
     "tune_cell",
@@ -40,6 +41,7 @@ __all__ = [
 SETTINGS: dict[bool, dict[str, Any]] = {
     True: {
         "dataset": "digits",
+        "arch": "lenet-like",
         "n_train": None,
         "n_val": 100,
         "n_eval": 48,
@@ -65,6 +67,7 @@ SETTINGS: dict[bool, dict[str, Any]] = {
     },
     False: {
         "dataset": "mnist",
+        "arch": "lenet-like",
         "n_train": None,
         "n_val": 1000,
         "n_eval": 800,
@@ -90,6 +93,29 @@ SETTINGS: dict[bool, dict[str, Any]] = {
     },
 }
 
+#: The ``--dataset cifar10`` variant (the paper's AlexLike, κ = 0.4; quick flag -> settings). The
+#: shared CIFAR-10 copy has exact labels but mostly JPEG-decoded pixels: training uses all of it,
+#: evaluation only the bit-exact test images (``eval_exact``). PGD: the paper's 7 CIFAR steps of
+#: 0.01 in an L∞ ball of radius 0.03 (about 8/255).
+CIFAR_SETTINGS: dict[bool, dict[str, Any]] = {
+    True: {
+        **SETTINGS[True],
+        "dataset": "cifar10", "arch": "alex-like", "eval_exact": True, "n_train": 2100, "n_val": 100,
+        "n_eval": 16, "epochs": 1, "lr": 1e-3, "adv_eps": 0.03, "kappa": 0.4, "kappas": (0.0, 0.4),
+        "budget": 0.05, "pgd_eps": 0.03, "pgd_step": 0.01, "pgd_steps": 7, "df_iter": 5, "tr_iter": 10,
+        "eot": 2, "matrix_kappas": (0.0, 0.4), "iterations": (0, 1, 7), "n_images": 3,
+    },
+    False: {
+        **SETTINGS[False],
+        "dataset": "cifar10", "arch": "alex-like", "eval_exact": True, "n_train": 25500, "n_val": 500,
+        "n_eval": 250, "epochs": 5, "lr": 1e-3, "adv_eps": 0.03, "kappa": 0.4,
+        "kappas": (0.0, 0.2, 0.4, 0.6, 0.8), "budget": 0.02, "pgd_eps": 0.03, "pgd_step": 0.01,
+        "pgd_steps": 7, "df_iter": 30, "tr_iter": 100, "eot": 10, "lid_batch": 125,
+        "matrix_kappas": (0.0, 0.2, 0.4, 0.8), "iterations": (0, 1, 2, 3, 5, 7, 14, 28), "n_images": 6,
+        "attack_batch": 125,
+    },
+}  # fmt: skip
+
 #: The paper's attacks: key -> (label, norm of the relative perturbation).
 ATTACKS: dict[str, tuple[str, float]] = {
     "pgd": ("PGD (L∞)", np.inf),
@@ -103,7 +129,7 @@ ATTACKS: dict[str, tuple[str, float]] = {
 class Setup:
     """Everything a cell needs for one trained model.
 
-    :param relu: The trained LeNetLike as an ART classifier (ReLU).
+    :param relu: The trained network (LeNetLike, or AlexLike on CIFAR-10) as an ART classifier (ReLU).
     :param jump: The same weights with every ReLU replaced by JumpReLU (``kappa`` set per cell).
     :param rjump: The same weights with the randomized JumpReLU (``kappa`` set per cell).
     :param x: Evaluation images. :param y: Their labels.
@@ -293,6 +319,11 @@ def random_cell(setup: Setup, kappa: float) -> dict[str, Any]:
     return out
 
 
+def _images(x: np.ndarray) -> np.ndarray:
+    """``(n, H, W)`` for one channel, ``(n, H, W, 3)`` for colour, rounded for the JSON store."""
+    return np.round(x[:, 0] if x.shape[1] == 1 else np.transpose(x, (0, 2, 3, 1)), 3)
+
+
 def images_cell(setup: Setup, kappa: float) -> dict[str, Any]:
     """Figures 5-6: the first images, their DeepFool L2 adversarials on ReLU and on JumpReLU."""
     n = setup.cfg["n_images"]
@@ -310,10 +341,10 @@ def images_cell(setup: Setup, kappa: float) -> dict[str, Any]:
     jump = sub.at(kappa)
     adv_relu, adv_jump = sub.craft(sub.relu, "df_2"), sub.craft(jump, "df_2")
     return {
-        "clean": np.round(sub.x[:, 0], 3),
+        "clean": _images(sub.x),
         "labels": sub.y,
-        "adv_relu": np.round(adv_relu[:, 0], 3),
-        "adv_jump": np.round(adv_jump[:, 0], 3),
+        "adv_relu": _images(adv_relu),
+        "adv_jump": _images(adv_jump),
         "pred_relu": sub.relu.predict(adv_relu).argmax(1),
         "pred_jump": jump.predict(adv_jump).argmax(1),
     }

@@ -19,6 +19,12 @@ def _save(fig: Any, out: Path, name: str) -> str:
     return name
 
 
+def _abs_delta(adv: Any, clean: np.ndarray) -> np.ndarray:
+    """|δ| per pixel; for colour images the largest channel (one heat map per image)."""
+    delta = np.abs(np.asarray(adv) - clean)
+    return delta.max(axis=-1) if delta.ndim == 4 else delta
+
+
 def render(results: dict[str, Any], out_dir: str | Path) -> list[dict[str, str]]:
     """Draw Figures 4, 5/6, 7 and 8 as PNGs into ``out_dir``.
 
@@ -61,10 +67,10 @@ def render(results: dict[str, Any], out_dir: str | Path) -> list[dict[str, str]]
         n = len(clean)
         rows = [
             ("clean", clean, im["labels"]),
-            ("adv. ReLU", np.asarray(im["adv_relu"]), im["pred_relu"]),
-            ("|δ| ReLU", np.abs(np.asarray(im["adv_relu"]) - clean), None),
-            ("adv. JumpReLU", np.asarray(im["adv_jump"]), im["pred_jump"]),
-            ("|δ| JumpReLU", np.abs(np.asarray(im["adv_jump"]) - clean), None),
+            ("adv. ReLU", np.clip(np.asarray(im["adv_relu"]), 0.0, 1.0), im["pred_relu"]),
+            ("|δ| ReLU", _abs_delta(im["adv_relu"], clean), None),
+            ("adv. JumpReLU", np.clip(np.asarray(im["adv_jump"]), 0.0, 1.0), im["pred_jump"]),
+            ("|δ| JumpReLU", _abs_delta(im["adv_jump"], clean), None),
         ]
         fig, axes = plt.subplots(len(rows), n, figsize=(1.4 * n, 1.5 * len(rows)), squeeze=False)
         for i, (label, imgs, preds) in enumerate(rows):
