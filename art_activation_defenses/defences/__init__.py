@@ -1,6 +1,7 @@
 """
 Training defences and parameter tuning: Gaussian data augmentation, virtual adversarial
-training, mixed-batch FGSM / PGD adversarial training (ART's ``AdversarialTrainer``), ART's
+training, mixed-batch FGSM / PGD adversarial training (ART's ``AdversarialTrainer``, or the
+torch-only ``adversarial_augment`` for ``training.fit``), ART's
 ``FeatureSqueezing`` and ``LabelSmoothing`` wired to our estimators, and ``tune_kappa`` (the
 accuracy / robustness trade-off of an activation parameter, white-box and BPDA).
 """
@@ -12,6 +13,7 @@ from art_activation_defenses.defences.adversarial import (
     smooth_labels,
     with_feature_squeezing,
 )
+from art_activation_defenses.defences.augment import adversarial_augment
 from art_activation_defenses.defences.gaussian import GaussianAugmentationTrainer
 from art_activation_defenses.defences.tuning import NEUTRAL_VALUES, plot_tradeoff, tune_kappa
 from art_activation_defenses.defences.vat import VirtualAdversarialTrainer, lds_direction
@@ -22,6 +24,7 @@ __all__ = [
     "MixedBatchAdversarialTrainer",
     "NEUTRAL_VALUES",
     "VirtualAdversarialTrainer",
+    "adversarial_augment",
     "lds_direction",
     "pgd_adversarial_trainer",
     "plot_tradeoff",

@@ -22,8 +22,8 @@ from torch import nn
 from art_activation_defenses.activations.modules import RetrofitActivation
 from art_activation_defenses.activations.retrofit import retrofit
 from art_activation_defenses.attacks import ZeroGradientPGD
+from art_activation_defenses.defences import adversarial_augment
 from art_activation_defenses.evaluation import audit, gradient_mode, pgd
-from art_activation_defenses.experiments.capped._training import adversarial_augment
 from art_activation_defenses.experiments.runner import ExperimentContext, cached_model
 from art_activation_defenses.metrics import layer_perturbation_growth, robust_accuracy, sensitivity_map
 from art_activation_defenses.models import build_model

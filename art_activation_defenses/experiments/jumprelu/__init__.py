@@ -19,8 +19,8 @@ from typing import Any
 from torch import nn
 
 from art_activation_defenses.data import cifar10_exact_mask, dataset_info, load_dataset
+from art_activation_defenses.defences import adversarial_augment
 from art_activation_defenses.estimators import RetrofitClassifier
-from art_activation_defenses.experiments.capped._training import adversarial_augment
 from art_activation_defenses.experiments.jumprelu._compute import (
     ATTACKS,
     CIFAR_SETTINGS,

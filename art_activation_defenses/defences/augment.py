@@ -1,9 +1,15 @@
-"""Adversarial training batches for the reproductions: a ``training.fit`` augment that replaces a
-share of every batch by FGSM or PGD examples crafted on the model being trained.
+"""Adversarial training inside our own training loop: a ``training.fit(augment=...)`` callable that
+replaces a share of every batch by FGSM or PGD examples crafted on the model being trained.
 
-Used by the capped-ReLU reproduction (Table 1: no / FGSM / PGD training) and by the JumpReLU one
-(its "FGSM-robust" LeNetLike). The examples are crafted in eval mode (no dropout) with gradients
-of the input only, so the parameter gradients of the training step are untouched.
+A light, torch-only alternative to :class:`MixedBatchAdversarialTrainer` (ART's
+``AdversarialTrainer``) for models trained with :func:`art_activation_defenses.training.fit`: no
+ART classifier, no global numpy RNG, one progress bar. The capped-ReLU reproduction (Table 1: no /
+FGSM / PGD training) and the JumpReLU one (its "FGSM-robust" network) train with it. The examples
+are crafted in eval mode (no dropout) with gradients of the input only, so the parameter gradients
+of the training step are untouched.
+
+>>> augment = adversarial_augment(model, method="pgd", eps=0.1, steps=7, ratio=0.5)
+>>> fit(model, x, y, epochs=3, augment=augment)
 """
 
 from __future__ import annotations
