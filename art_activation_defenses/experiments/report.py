@@ -149,8 +149,16 @@ def render_results_markdown(results: dict[str, Any]) -> str:
         parts.append("## Notes\n\n" + text + "\n")
     wall = results.get("wall_seconds_this_run")
     if wall is not None:
+        cells = results.get("cell_seconds_all_runs")
+        total = (
+            f"; the cells of these results took {cells:.0f} s of compute over all runs (model training "
+            "not included)"
+            if cells is not None
+            else ""
+        )
         parts.append(
-            f"\nWall time of this run: {wall:.0f} s (cells finished in earlier runs are not recomputed).\n"
+            f"\nWall time of this run: {wall:.0f} s (cells finished in earlier runs are not "
+            f"recomputed){total}.\n"
         )
     return "\n".join(parts)
 

@@ -148,7 +148,9 @@ def cached_model(
             stacklevel=2,
         )
         model = build()
+    start = time.perf_counter()
     meta = dict(train(model))
+    meta.setdefault("train_seconds", round(time.perf_counter() - start, 1))
     if wanted is not None:
         meta["settings"] = wanted
     save_checkpoint(model, path, metadata=to_jsonable(meta))
@@ -185,6 +187,7 @@ class ExperimentContext:
             meta={"name": name, "quick": quick, "seed": seed, "environment": environment()},
         )
         self.started = time.perf_counter()
+        self.cell_seconds = 0.0  # compute time of the cells requested so far, whichever run did them
 
     def model_path(self, tag: str) -> Path:
         """Checkpoint path for a trained model named ``tag``."""
@@ -197,19 +200,23 @@ class ExperimentContext:
         desc: str,
     ) -> list[dict[str, Any]]:
         """:func:`run_grid` on this context's store."""
-        return run_grid(cells, compute, self.store, desc=f"{self.name}: {desc}", verbose=self.verbose)
+        records = run_grid(cells, compute, self.store, desc=f"{self.name}: {desc}", verbose=self.verbose)
+        self.cell_seconds += sum(float(r.get("seconds", 0.0)) for r in records)
+        return records
 
     def elapsed(self) -> float:
         """Seconds since the context was created (this process)."""
         return time.perf_counter() - self.started
 
     def write(self, results: dict[str, Any]) -> Path:
-        """Write ``results.json`` (adding seed, environment, wall time)."""
+        """Write ``results.json`` (adding seed, environment, this run's wall time and the compute
+        time of every cell in the results, summed over the runs that computed them)."""
         results = {
             **results,
             "seed": self.seed,
             "quick": self.quick,
             "environment": environment(),
             "wall_seconds_this_run": self.elapsed(),
+            "cell_seconds_all_runs": round(self.cell_seconds, 1),
         }
         return write_json(results, self.out / "results.json")

@@ -94,6 +94,9 @@ def test_resume_recomputes_nothing(quick_run: tuple[Path, dict[str, Any]]) -> No
     assert cells_after == cells_before  # same cells, same finish stamps: nothing recomputed
     assert [p.stat().st_mtime_ns for p in model_files] == mtimes
     assert again["wall_seconds_this_run"] < results["wall_seconds_this_run"]
+    # the compute time of the cells is carried over from the run that did them
+    assert again["cell_seconds_all_runs"] == results["cell_seconds_all_runs"] > 0.0
+    assert "took" in (out / "results.md").read_text(encoding="utf-8")
     assert _table(again, "table1_graybox")["rows"] == _table(results, "table1_graybox")["rows"]
 
 

@@ -52,6 +52,7 @@ def test_cached_model_retrains_when_settings_change(tmp_path: Path) -> None:
     m1, meta1 = cached_model(path, build, train_with(1.0), settings={"lr": 0.1})
     m2, meta2 = cached_model(path, build, train_with(9.0), settings={"lr": 0.1})
     assert meta1["cached"] is False and meta2["cached"] is True and trained == [1.0]
+    assert meta1["train_seconds"] >= 0.0 and meta2["train_seconds"] == meta1["train_seconds"]  # stored
     assert torch.equal(m2.weight, torch.ones(2, 2))
     with pytest.warns(UserWarning, match="retraining"):
         m3, meta3 = cached_model(path, build, train_with(2.0), settings={"lr": 0.2})

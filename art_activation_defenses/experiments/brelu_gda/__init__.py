@@ -127,7 +127,8 @@ def _tables(
                 "flipped": m["flipped_share"],
                 "train_distance": m["train_distance"],
                 "clean_distance": m["clean_train_distance"],
-                "loss_sensitivity": m["loss_sensitivity"],
+                # ART's value is the gradient norm of the *batch-mean* loss: x n = per-image mean
+                "loss_sensitivity": m["loss_sensitivity"] * cfg["n_eval"],
                 **{f"fgsm_{e:g}": v for e, v in zip(eps, m["fgsm"], strict=True)},
             }
         )
@@ -174,7 +175,7 @@ def _tables(
                 ["flipped", "share flipped (ε ≤ 1)"],
                 ["train_distance", "adv. train-set distance"],
                 ["clean_distance", "clean train-set distance"],
-                ["loss_sensitivity", "loss sensitivity"],
+                ["loss_sensitivity", "loss sensitivity (mean ‖∇ₓ CE‖₂ per image)"],
                 *[[f"fgsm_{e:g}", f"FGSM ε={e:g}"] for e in eps],
             ],
         },
@@ -256,9 +257,13 @@ def _notes(cfg: dict[str, Any]) -> str:
         f"{cfg['minimal_step']:g} up to ε=1), mean ‖δ‖₂/‖x‖₂ over the images whose prediction flips; "
         "the training-set "
         "distance is the mean L2 distance of those adversarial images to their nearest training image. Loss "
-        "sensitivity is ART's `loss_sensitivity`.\n"
+        "sensitivity is ART's `loss_sensitivity` times the number of images (ART differentiates the "
+        "batch-mean loss, so its value shrinks with the batch size; ours is the mean per-image gradient "
+        "norm).\n"
         "- Audit: this package's `evaluation.audit` (same seeded PGD for every column, frozen at the first "
-        "misclassified iterate; the transfer column crafts on the plain model of the same architecture).\n"
+        "misclassified iterate; the transfer column crafts on the plain model of the same architecture, "
+        "so its PGD examples barely cross the plain model's boundary and transfer weakly: a high PGD "
+        "transfer accuracy is no evidence of robustness).\n"
         "- Tables 4-5: crafted on the plain ResNet (FGSM: ART's; PGD: ART's PyTorch PGD, all steps) and "
         "evaluated on "
         "every CNN.\n"
