@@ -45,13 +45,17 @@ def pgd(
     random_init: bool,
     seed: int,
     batch_size: int,
+    early_stop: bool = True,
 ) -> np.ndarray:
     """
     L∞ PGD (FGSM with ``max_iter=1``, ``eps_step=eps``, no random start) on ``classifier``'s own
     model and gradient modes (BPDA, EOT, gray-box all apply; see ``TorchView``).
 
-    Steps ``x <- clip(Π_eps(x + eps_step * sign(∇ objective)))``; a sample is frozen at the first
-    iterate the model misclassifies (the iterate is returned), else the last iterate is returned.
+    Steps ``x <- clip(Π_eps(x + eps_step * sign(∇ objective)))``; with ``early_stop`` a sample is
+    frozen at the first iterate the model misclassifies (the iterate is returned), else the last
+    iterate is returned. Examples meant to *transfer* to another model should take every step
+    (``early_stop=False``): an iterate that only just crosses the source model's boundary rarely
+    crosses the target's.
     A zero gradient gives a zero step: saturated cross-entropy leaves the sample where it is; on a
     deterministic model (no EOT, no randomized activation) such a stalled sample would stay there
     for every later step, so it is dropped from the batch (same result, less work), as are the
@@ -63,6 +67,7 @@ def pgd(
     :param eps: L∞ budget. :param eps_step: Step size. :param max_iter: Steps.
     :param random_init: Uniform random start in the eps-ball. :param seed: Seed of the start.
     :param batch_size: Samples per batch.
+    :param early_stop: Freeze a sample at its first misclassified iterate (default True).
     :return: float32 adversarial examples, shape of ``x``.
     """
     view = TorchView(classifier)
@@ -86,6 +91,8 @@ def pgd(
                 xa, x0a, ya = x_adv[active], x0[active], labels[active]
                 logits, _, grad = view.value_and_grad(xa, _objective(loss, ya))
                 fooled = logits.argmax(1) != ya  # frozen at this iterate
+                if not early_stop:
+                    fooled = torch.zeros_like(fooled)
                 stepped = view.clip(x0a + (xa + eps_step * grad.sign() - x0a).clamp(-eps, eps))
                 stalled = (
                     (stepped == xa).reshape(len(xa), -1).all(1) if deterministic else torch.zeros_like(fooled)

@@ -101,11 +101,13 @@ def audit(
 
     Every attack uses the same PGD (same steps, same seeded random start), differentiating the
     defended classifier itself in the named gradient mode, so only the loss or the gradient
-    path differs between columns. A row is flagged when an adaptive or transfer attack beats the
-    white-box one by more than ``margin`` accuracy points (``masking_gap``), the textbook sign of
-    gradient masking. ``gradient_masking_checks`` runs as well (zero gradients, probability
-    outputs, randomness). The defended classifier's gradient settings are restored afterwards,
-    even on error.
+    path differs between columns. On the defended model a sample stops at its first
+    misclassified iterate; the transfer and surrogate columns take every step on their source
+    model (an iterate just past the source's boundary rarely fools the target). A row is flagged
+    when an adaptive or transfer attack beats the white-box one by more than ``margin`` accuracy
+    points (``masking_gap``), the textbook sign of gradient masking. ``gradient_masking_checks``
+    runs as well (zero gradients, probability outputs, randomness). The defended classifier's
+    gradient settings are restored afterwards, even on error.
 
     | Paper link: https://arxiv.org/abs/1802.00420 (BPDA, EOT), https://arxiv.org/abs/1608.04644 (margin loss)
 
@@ -199,7 +201,8 @@ def audit(
                         x_adv = pgd(defended, x_np, y_np, **kwargs)
                 else:
                     crafter = original_clf if source == "original" else surrogate_clf
-                    x_adv = pgd(crafter, x_np, y_np, **kwargs)  # type: ignore[arg-type]
+                    # all steps: an iterate frozen just past the source's boundary transfers poorly
+                    x_adv = pgd(crafter, x_np, y_np, early_stop=False, **kwargs)  # type: ignore[arg-type]
                 row[col] = _accuracy(defended, x_adv, y_np, batch_size)
             except ValueError as err:  # e.g. non-PyTorch preprocessing cannot be differentiated here
                 row[col] = None

@@ -168,3 +168,36 @@ def test_margin_pgd_matches_torch_reference(
     wrong = z.argmax(1).numpy() != y  # already misclassified samples are frozen at x
     ref[wrong] = x[wrong]
     np.testing.assert_allclose(ours, ref, atol=1e-6)
+
+
+def test_transfer_examples_take_every_step(
+    tiny_model: nn.Module, sample: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """Iterates that stop at the source's first misclassification barely cross its boundary; the
+    audit's transfer column takes every step on the source, which transfers better."""
+    from art_activation_defenses.evaluation import pgd
+
+    x, y = sample
+    source = _retrofit(tiny_model, "jumprelu", kappa=0.0)  # κ = 0 is exactly the ReLU source
+    kw: dict[str, Any] = {
+        "loss": "ce", "eps": 0.1, "eps_step": 2.5 * 0.1 / 20, "max_iter": 20, "random_init": True,
+        "seed": 0, "batch_size": 64,
+    }  # fmt: skip
+    stopped, full = pgd(source, x, y, **kw), pgd(source, x, y, early_stop=False, **kw)
+
+    def margin(xa: np.ndarray) -> float:  # mean logit margin of the true class on the source
+        z = source.predict(xa)
+        return float(
+            np.mean(z[np.arange(len(y)), y] - np.where(np.eye(10, dtype=bool)[y], -np.inf, z).max(1))
+        )
+
+    assert margin(full) < margin(stopped) - 1.0  # every step pushes far past the boundary
+    assert np.abs(full - x).max() <= 0.1 + 1e-6 and full.min() >= 0.0 and full.max() <= 1.0
+    target = _retrofit(tiny_model, "jumprelu", kappa=0.5)
+
+    def acc(xa: np.ndarray) -> float:
+        return float((target.predict(xa).argmax(1) == y).mean())
+
+    assert acc(full) < acc(stopped)
+    res = audit(target, tiny_model, x, y, attacks=("pgd",), checks=False, batch_size=64, **SETTINGS)
+    assert res["rows"][0]["transfer"] == pytest.approx(acc(full), abs=1e-12)

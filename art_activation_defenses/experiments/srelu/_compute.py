@@ -101,9 +101,16 @@ class Setup:
         return np.eye(self.relu.nb_classes, dtype=np.float32)[self.y]
 
     def pgd(
-        self, clf: PyTorchClassifier, eps: float, *, loss: Loss = "ce", steps: int | None = None
+        self,
+        clf: PyTorchClassifier,
+        eps: float,
+        *,
+        loss: Loss = "ce",
+        steps: int | None = None,
+        early_stop: bool = True,
     ) -> np.ndarray:
-        """L∞ PGD (random start, step 2.5 ε / steps) with the cross-entropy or the logit-margin loss."""
+        """L∞ PGD (random start, step 2.5 ε / steps) with the cross-entropy or the logit-margin loss;
+        ``early_stop=False`` (every step taken) for examples meant to transfer to another model."""
         n = int(steps or self.cfg["pgd_steps"])
         return pgd(
             clf,
@@ -116,6 +123,7 @@ class Setup:
             random_init=True,
             seed=self.seed,
             batch_size=self.cfg["attack_batch"],
+            early_stop=early_stop,
         )
 
 
@@ -172,7 +180,7 @@ def curve_cell(setup: Setup, alpha: float, attack: str) -> dict[str, Any]:
 
 def transfer_cell(setup: Setup) -> dict[str, Any]:
     """PGD crafted on the ReLU model at every ε, evaluated on every slope (the transfer column)."""
-    crafted = [setup.pgd(setup.relu, eps) for eps in setup.cfg["eps"]]
+    crafted = [setup.pgd(setup.relu, eps, early_stop=False) for eps in setup.cfg["eps"]]
     return {
         "accuracy": {str(a): [_acc(setup.at(a), xa, setup.y) for xa in crafted] for a in setup.cfg["alphas"]}
     }
@@ -220,7 +228,7 @@ def surrogate_cell(setup: Setup, alpha: float) -> dict[str, Any]:
         )
         for e in cfg["eps"]
     ]
-    pgd_acc = [_acc(clf, setup.pgd(surrogate, e), setup.y) for e in cfg["eps"]]
+    pgd_acc = [_acc(clf, setup.pgd(surrogate, e, early_stop=False), setup.y) for e in cfg["eps"]]
     return {
         "agreement": agreement,
         "fgsm": fgsm,
