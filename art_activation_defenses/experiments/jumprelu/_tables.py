@@ -218,9 +218,10 @@ def notes(data: dict[str, Any]) -> list[str]:
         "not reproduced.",
         (
             "Data: the shared CIFAR-10 copy has exact labels, but most pixels were decoded from JPEG "
-            "(about 7.7k of 50k training and 1k of 10k test images are bit-exact). Models train on all of "
-            f"it; the evaluation uses the first {cfg['n_eval']} bit-exact test images only. Clean accuracy "
-            "is therefore not comparable to the paper's to better than a point or two."
+            "(about 7.7k of 50k training and 1k of 10k test images are bit-exact). Models train on "
+            + (f"the first {cfg['n_train']:,} training images" if cfg["n_train"] else "all training images")
+            + f" as they are; the evaluation uses the first {cfg['n_eval']} bit-exact test images only. "
+            "Clean accuracy is therefore not comparable to the paper's to better than a point or two."
             if cifar
             else f"Evaluation on the first {cfg['n_eval']} test images."
         )
