@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "save_figure",
     "format_value",
     "markdown_table",
     "write_csv",
@@ -170,3 +171,13 @@ def write_tables_csv(results: dict[str, Any], out: str | os.PathLike[str]) -> li
         columns = [c[0] for c in table["columns"]]
         paths.append(write_csv(table["rows"], columns, Path(out) / f"{table['name']}.csv"))
     return paths
+
+
+def save_figure(fig: Any, out: str | os.PathLike[str], name: str, *, dpi: int = 110) -> str:
+    """Lay out, save as ``out/name`` and close a matplotlib figure; returns ``name`` (for captions)."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(Path(out) / name, dpi=dpi)
+    plt.close(fig)
+    return name

@@ -7,16 +7,13 @@ from typing import Any
 
 import numpy as np
 
+from art_activation_defenses.experiments.report import save_figure
+
 __all__ = ["render"]
 
 
 def _save(fig: Any, out: Path, name: str) -> str:
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    fig.savefig(out / name, dpi=110)
-    plt.close(fig)
-    return name
+    return save_figure(fig, out, name)
 
 
 def render(results: dict[str, Any], out_dir: str | Path) -> list[dict[str, str]]:

@@ -7,18 +7,15 @@ from typing import Any
 
 import numpy as np
 
+from art_activation_defenses.experiments.report import save_figure
+
 __all__ = ["render"]
 
 _PLACES = ("hl1", "hl2", "both")
 
 
 def _save(fig: Any, out: Path, name: str) -> str:
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    fig.savefig(out / name, dpi=100)
-    plt.close(fig)
-    return name
+    return save_figure(fig, out, name, dpi=100)
 
 
 def _num(v: Any) -> float:
