@@ -1,6 +1,8 @@
 """Command line: ``art-activation-defenses COMMAND`` (or ``python -m art_activation_defenses``).
 
-A thin shell over library functions that scripts can call directly.
+A thin shell over library functions that scripts can call directly. Before any work runs, the
+arguments are checked in the command line's own terms (flags, not Python argument names): the
+output path, the checkpoint, the defence parameters, the budget; then torch's thread count is set.
 """
 
 from __future__ import annotations
@@ -8,12 +10,39 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
+import os
+import re
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 __all__ = ["main", "build_parser"]
+
+PROG = "art-activation-defenses"
+
+
+class UsageError(ValueError):
+    """A command-line argument that cannot work; reported as one line, exit status 2."""
+
+
+class _Formatter(argparse.HelpFormatter):
+    """Help pages show every option's default (options whose help already says it are left alone)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if "default" in text or not action.option_strings or default in (None, argparse.SUPPRESS):
+            return text
+        if isinstance(default, (list, tuple)):
+            shown = ",".join(str(v) for v in default) or "none"
+        elif isinstance(default, bool):
+            shown = "on" if default else "off"
+        else:
+            shown = str(default)
+        return f"{text} (default: {shown.replace('%', '%%')})"
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -23,7 +52,32 @@ def _floats(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from err
     if not values:
         raise argparse.ArgumentTypeError("expected at least one number")
+    if any(math.isnan(v) for v in values):
+        raise argparse.ArgumentTypeError(f"expected numbers, got NaN in {text!r}")
     return values
+
+
+def _number(low: float, *, strict: bool = True, integer: bool = False) -> Callable[[str], Any]:
+    """An argparse type: a finite number > low (>= low unless ``strict``), an int if ``integer``."""
+
+    def parse(text: str) -> float | int:
+        kind = "an integer" if integer else "a number"
+        bound = f"{'>' if strict else '>='} {low:g}"
+        try:
+            value: float | int = int(text) if integer else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {kind} {bound}, got {text!r}") from None
+        if not math.isfinite(value) or value < low or (strict and value == low):
+            raise argparse.ArgumentTypeError(f"expected {kind} {bound}, got {text!r}")
+        return value
+
+    parse.__name__ = "integer" if integer else "number"  # argparse names the type in its errors
+    return parse
+
+
+_count = _number(0, integer=True)  # >= 1
+_seed = _number(0, strict=False, integer=True)
+_positive = _number(0)
 
 
 def _param(text: str) -> tuple[str, float]:
@@ -50,20 +104,51 @@ def _names(text: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in text.split(",") if v.strip())
 
 
-def _model_args(p: argparse.ArgumentParser, *, weights: bool = True) -> None:
+def _run_args(p: argparse.ArgumentParser) -> None:
+    """Options every command has."""
     p.add_argument(
-        "--model", default="lenet-like", help="zoo name (default lenet-like) or 'package.module:Factory'"
+        "--threads",
+        type=_count,
+        default=None,
+        help="torch intra-op threads (default: the free cores, i.e. the cores this process may use "
+        "minus the 1-minute load average, at least 1; numbers are identical across runs for the same "
+        "--seed and --threads)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _model_args(p: argparse.ArgumentParser, *, weights: bool = True) -> None:
+    source = "the checkpoint's, else " if weights else ""
+    p.add_argument(
+        "--model",
+        default=None,
+        help=f"zoo name or 'package.module:Factory' (default: {source}lenet-like)",
     )
     p.add_argument(
-        "--model-kwargs", type=_json_dict, default=None, help="JSON keyword arguments of the model"
+        "--model-kwargs",
+        type=_json_dict,
+        default=None,
+        help=f"JSON keyword arguments of the model (default: {source}none)",
     )
     if weights:
         p.add_argument(
-            "--weights", default=None, help="state_dict file of the trained model (weights_only load)"
+            "--weights",
+            default=None,
+            help="checkpoint of the trained model (ours or a plain state_dict file, loaded with "
+            "weights_only=True); required unless --allow-random-weights (default: none)",
         )
-    p.add_argument("--dataset", default="digits", help="digits (default), mnist, fashion-mnist or cifar10")
-    p.add_argument("--data-dir", default=None, help="folder with the dataset files")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--dataset",
+        default=None,
+        help=f"digits (bundled), mnist, fashion-mnist or cifar10 (default: {source}digits)",
+    )
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder with the dataset files (default: $ART_ACTIVATION_DEFENSES_DATA, then "
+        "~/.cache/art_activation_defenses; digits needs none)",
+    )
+    _run_args(p)
 
 
 def _defence_args(p: argparse.ArgumentParser) -> None:
@@ -75,129 +160,186 @@ def _defence_args(p: argparse.ArgumentParser) -> None:
         type=_param,
         action="append",
         default=[],
-        help="activation parameter NAME=VALUE, repeatable",
+        help="activation parameter NAME=VALUE, repeatable, e.g. kappa=0.5 (default: none; a "
+        "parameter left at its ReLU value, e.g. kappa=0, is refused)",
     )
     p.add_argument(
-        "--layers", type=_names, default=None, help="comma-separated ReLU sites to replace (default all)"
+        "--layers", type=_names, default=None, help="comma-separated ReLU sites to replace (default: all)"
     )
-    p.add_argument("--n-eval", type=int, default=500, help="number of test images (default 500)")
+    p.add_argument("--n-eval", type=_count, default=500, help="number of test images")
+
+
+def _random_weights_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--allow-random-weights",
+        action="store_true",
+        help="run without --weights on a randomly initialised model (its numbers mean nothing)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the console script."""
     parser = argparse.ArgumentParser(
-        prog="art-activation-defenses",
+        prog=PROG,
         description="Activation-function defences for ART: retrofit, attack, measure honestly.",
+        formatter_class=_Formatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo = sub.add_parser(
-        "demo",
-        help="train LeNetLike, retrofit JumpReLU over a kappa grid, attack it (white-box, BPDA, gray-box)",
-        description=(
-            "Train LeNetLike on the dataset (default: scikit-learn's bundled digits, no files needed), "
-            "swap its ReLUs for JumpReLU over a grid of kappa, and report clean accuracy, white-box PGD "
-            "accuracy beside the adaptive checks (BPDA and gray-box transfer from the ReLU model), "
-            "DeepFool-L2 fool rate and mean relative minimal perturbation. Writes results.json, "
-            "results.md, results.csv and kappa_tradeoff.png into --out."
-        ),
-    )
-    demo.add_argument("--dataset", default="digits", help="digits (default, bundled), mnist or fashion-mnist")
-    demo.add_argument(
-        "--data-dir", default=None, help="directory with the dataset files (e.g. shared/datasets/mnist)"
-    )
-    demo.add_argument("--out", default="demo-results", help="output directory (default: demo-results)")
-    demo.add_argument("--kappas", type=_floats, default=None, help="comma-separated JumpReLU thresholds")
-    demo.add_argument("--n-eval", type=int, default=None, help="number of test images attacked")
-    demo.add_argument("--n-train", type=int, default=None, help="use only the first N training images")
-    demo.add_argument("--epochs", type=int, default=None, help="training epochs")
-    demo.add_argument("--eps", type=float, default=None, help="PGD L-infinity budget")
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    demo.add_argument("--quiet", action="store_true", help="no progress bars")
 
-    rep = sub.add_parser(
+    def command(name: str, help: str, description: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=description, formatter_class=_Formatter)
+
+    demo = command(
+        "demo",
+        "train LeNetLike, retrofit JumpReLU over a kappa grid, attack it (white-box, BPDA, gray-box)",
+        "Train LeNetLike on the dataset (default: scikit-learn's bundled digits, no files needed), "
+        "swap its ReLUs for JumpReLU over a grid of kappa, and report clean accuracy, white-box PGD "
+        "accuracy beside the adaptive checks (BPDA and gray-box transfer from the ReLU model), "
+        "DeepFool-L2 fool rate and mean relative minimal perturbation. Writes results.json, "
+        "results.md, results.csv and kappa_tradeoff.png into --out.",
+    )
+    demo.add_argument("--dataset", default="digits", help="digits (bundled), mnist or fashion-mnist")
+    demo.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder with the dataset files, e.g. shared/datasets/mnist (default: none; digits needs none)",
+    )
+    demo.add_argument("--out", default="demo-results", help="output directory")
+    demo.add_argument(
+        "--kappas",
+        type=_floats,
+        default=None,
+        help="comma-separated JumpReLU thresholds (default: digits 0.1,0.2,0.4,0.8; mnist 0.25,0.5,1,1.5)",
+    )
+    demo.add_argument(
+        "--n-eval", type=_count, default=None, help="test images attacked (default: digits 450, mnist 1000)"
+    )
+    demo.add_argument(
+        "--n-train", type=_count, default=None, help="use only the first N training images (default: all)"
+    )
+    demo.add_argument(
+        "--epochs", type=_count, default=None, help="training epochs (default: digits 30, mnist 3)"
+    )
+    demo.add_argument(
+        "--eps",
+        type=_positive,
+        default=None,
+        help="PGD L-infinity budget, in (0, 1] (default: 0.1; fashion-mnist 0.05)",
+    )
+    demo.add_argument("--seed", type=_seed, default=0, help="random seed")
+    _run_args(demo)
+
+    rep = command(
         "reproduce",
-        help="reproduce one paper's tables and figures (resumable)",
-        description="Run one paper's reproduction; finished cells are stored at once in OUT/cells.json, so a "
+        "reproduce one paper's tables and figures (resumable)",
+        "Run one paper's reproduction; finished cells are stored at once in OUT/cells.json, so a "
         "killed run resumes where it stopped. Writes results.json, results.md, CSVs and PNGs into --out.",
     )
     rep.add_argument("name", nargs="?", help="reproduction name (see --list)")
     rep.add_argument("--list", action="store_true", help="list the reproductions and exit")
     rep.add_argument("--quick", action="store_true", help="small smoke run on digits (< 3 minutes)")
-    rep.add_argument("--data-dir", default=None, help="folder with the real dataset (full runs)")
-    rep.add_argument("--out", default=None, help="output folder (default results/NAME[-quick])")
+    rep.add_argument(
+        "--data-dir", default=None, help="folder with the real dataset (full runs; default: none)"
+    )
+    rep.add_argument("--out", default=None, help="output folder (default: results/NAME[-DATASET][-quick])")
     rep.add_argument(
         "--dataset",
         default=None,
         help="a variant on another dataset where one exists: 'cifar10' for jumprelu (AlexLike, kappa 0.4; "
-        "needs --data-dir with the CIFAR-10 files); default: the paper's main dataset",
+        "needs --data-dir with the CIFAR-10 files) (default: the paper's main dataset)",
     )
-    rep.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    rep.add_argument("--quiet", action="store_true", help="no progress bars")
+    rep.add_argument("--seed", type=_seed, default=0, help="random seed")
+    _run_args(rep)
 
-    train = sub.add_parser(
+    train = command(
         "train",
-        help="train a zoo model and save a checkpoint",
-        description="Train a zoo model (optionally with a defence activation, e.g. "
-        "--activation brelu --param t=1) and save state_dict + metadata.",
+        "train a zoo model (or your own) and save a checkpoint",
+        "Train a zoo model or your own 'package.module:Factory' (optionally with a defence activation "
+        "in place of its ReLUs, e.g. --activation brelu --param t=1) and save state_dict + metadata "
+        "(model, kwargs, dataset, input shape, classes), so the other commands need only --weights.",
     )
     _model_args(train, weights=False)
-    train.add_argument("--activation", default=None, help="train with this activation instead of ReLU")
     train.add_argument(
-        "--param", type=_param, action="append", default=[], help="activation parameter NAME=VALUE"
+        "--activation", default=None, help="train with this activation instead of ReLU (default: ReLU)"
     )
-    train.add_argument("--epochs", type=int, default=10)
-    train.add_argument("--lr", type=float, default=1e-3)
-    train.add_argument("--batch-size", type=int, default=128)
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--out", default="model.pt", help="checkpoint file (default model.pt)")
+    train.add_argument(
+        "--param",
+        type=_param,
+        action="append",
+        default=[],
+        help="parameter NAME=VALUE of --activation, repeatable (default: none)",
+    )
+    train.add_argument("--epochs", type=_count, default=10, help="passes over the training set")
+    train.add_argument("--lr", type=_positive, default=1e-3, help="Adam learning rate")
+    train.add_argument("--batch-size", type=_count, default=128, help="mini-batch size")
+    train.add_argument("--seed", type=_seed, default=0, help="seed of the initial weights and the data order")
+    train.add_argument("--out", default="model.pt", help="checkpoint file")
 
-    ev = sub.add_parser(
+    ev = command(
         "evaluate",
-        help="retrofit your model and run the adaptive-attack audit",
-        description="Retrofit a trained model with an activation defence and audit it: white-box "
+        "retrofit your model and run the adaptive-attack audit",
+        "Retrofit a trained model with an activation defence and audit it: white-box "
         "accuracy beside BPDA, margin-loss, EOT, transfer (and surrogate) attacks, with a "
         "gradient-masking flag. Writes audit.json and audit.md into --out.",
     )
     _model_args(ev)
+    _random_weights_arg(ev)
     _defence_args(ev)
-    ev.add_argument("--attacks", type=_names, default=("fgsm", "pgd"), help="comma-separated: fgsm,pgd")
-    ev.add_argument("--eps", type=float, default=0.1, help="L-infinity budget (default 0.1)")
-    ev.add_argument("--max-iter", type=int, default=40, help="PGD steps (default 40)")
+    ev.add_argument("--attacks", type=_names, default=("fgsm", "pgd"), help="comma-separated attack families")
+    ev.add_argument("--eps", type=_positive, default=0.1, help="L-infinity budget, in (0, 1]")
+    ev.add_argument("--max-iter", type=_count, default=40, help="PGD steps")
     ev.add_argument("--surrogate", action="store_true", help="add the surrogate-transfer column")
-    ev.add_argument("--seed", type=int, default=0)
-    ev.add_argument("--out", default="evaluation")
+    ev.add_argument("--seed", type=_seed, default=0, help="seed of the attacks' random starts")
+    ev.add_argument("--out", default="evaluation", help="output directory")
 
-    tune = sub.add_parser(
+    tune = command(
         "tune",
-        help="trade-off curve of an activation parameter (e.g. kappa)",
-        description="Clean accuracy and mean relative minimal perturbation (white-box and "
-        "BPDA) per parameter value; picks the most robust value within an accuracy budget. "
-        "Writes tune.json and tradeoff.png into --out.",
+        "trade-off curve of an activation parameter (e.g. kappa)",
+        "Clean accuracy and mean relative minimal perturbation ρ (white-box and BPDA) per parameter "
+        "value; picks the most robust value within an accuracy budget, by default by the worst case "
+        "of the two ρ. Writes tune.json and tradeoff.png into --out.",
     )
     _model_args(tune)
-    tune.add_argument("--activation", default="jumprelu")
+    _random_weights_arg(tune)
+    tune.add_argument("--activation", default="jumprelu", help="activation whose parameter is tuned")
     tune.add_argument(
-        "--param-name", default=None, help="parameter to tune (default: the activation's first)"
+        "--param-name", default=None, help="parameter to tune (default: the activation's first, e.g. kappa)"
     )
-    tune.add_argument("--values", type=_floats, required=True, help="comma-separated values to try")
-    tune.add_argument("--layers", type=_names, default=None)
-    tune.add_argument("--max-accuracy-drop", type=float, default=0.01)
+    tune.add_argument(
+        "--values", type=_floats, required=True, help="comma-separated values to try (required)"
+    )
+    tune.add_argument(
+        "--layers", type=_names, default=None, help="comma-separated ReLU sites to replace (default: all)"
+    )
+    tune.add_argument(
+        "--max-accuracy-drop",
+        type=_number(0, strict=False),
+        default=0.01,
+        help="accuracy budget: the largest clean-accuracy loss against ReLU, in [0, 1]",
+    )
+    tune.add_argument(
+        "--select-by",
+        choices=("min", "white-box", "bpda"),
+        default="min",
+        help="robustness used for the choice: min = the worst case of white-box and BPDA ρ (honest), "
+        "white-box = the JumpReLU paper's rule, bpda",
+    )
     tune.add_argument("--attack", default="deepfool", help="deepfool (L2) or deepfool-inf")
-    tune.add_argument("--n-eval", type=int, default=500)
-    tune.add_argument("--out", default="tuning")
+    tune.add_argument("--n-eval", type=_count, default=500, help="number of validation images")
+    tune.add_argument("--out", default="tuning", help="output directory")
 
-    det = sub.add_parser(
+    det = command(
         "detect",
-        help="LID detection AUC, ReLU vs the retrofitted model",
-        description="Local intrinsic dimensionality detector (Ma et al. 2018) on adversarial "
+        "LID detection AUC, ReLU vs the retrofitted model",
+        "Local intrinsic dimensionality detector (Ma et al. 2018) on adversarial "
         "examples crafted on each model; writes detect.json into --out.",
     )
     _model_args(det)
     _defence_args(det)
-    det.add_argument("--attack", default="pgd", help="fgsm or pgd (default pgd)")
-    det.add_argument("--eps", type=float, default=0.1)
-    det.add_argument("--seed", type=int, default=0)
-    det.add_argument("--out", default="detection")
+    det.add_argument("--attack", default="pgd", help="fgsm or pgd")
+    det.add_argument("--eps", type=_positive, default=0.1, help="L-infinity budget, in (0, 1]")
+    det.add_argument("--seed", type=_seed, default=0, help="seed of the detector's data split")
+    det.add_argument("--out", default="detection", help="output directory")
     return parser
 
 
@@ -214,6 +356,7 @@ def _run_demo(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         eps=args.eps,
         seed=args.seed,
+        threads=args.threads,
     )
     results = run_demo(config, out=args.out, verbose=not args.quiet)
     print(markdown_table(results["rows"], DEMO_COLUMNS))
@@ -222,7 +365,7 @@ def _run_demo(args: argparse.Namespace) -> int:
         print(f"Gradient masking suspected for kappa in {flagged}: an adaptive attack beat white-box PGD.")
     print(
         f"Wrote {args.out}/results.json, results.md, results.csv, kappa_tradeoff.png "
-        f"({results['wall_seconds']:.1f} s)."
+        f"({results['wall_seconds']:.1f} s, {args.threads} thread(s))."
     )
     return 0
 
@@ -243,13 +386,17 @@ def _run_reproduce(args: argparse.Namespace) -> int:
         verbose=not args.quiet,
         dataset=args.dataset,
     )
-    suffix = (f"-{args.dataset}" if args.dataset else "") + ("-quick" if args.quick else "")
-    out = args.out or f"results/{args.name}{suffix}"
+    out = args.out or _reproduce_out(args)
     print(
         f"{results.get('title', args.name)}: wrote {out}/results.json and results.md "
         f"({len(results.get('tables', []))} tables, {len(results.get('figures', []))} figures)."
     )
     return 0
+
+
+def _reproduce_out(args: argparse.Namespace) -> str:
+    suffix = (f"-{args.dataset}" if args.dataset else "") + ("-quick" if args.quick else "")
+    return f"results/{args.name}{suffix}"
 
 
 def _common(args: argparse.Namespace, *names: str) -> dict[str, Any]:
@@ -267,8 +414,9 @@ def _common(args: argparse.Namespace, *names: str) -> dict[str, Any]:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from art_activation_defenses.experiments.commands import train_model
+    from art_activation_defenses.experiments.commands import DEFAULT_DATASET, DEFAULT_MODEL, train_model
 
+    args.model, args.dataset = args.model or DEFAULT_MODEL, args.dataset or DEFAULT_DATASET
     meta = train_model(
         args.model,
         epochs=args.epochs,
@@ -286,6 +434,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     evaluate_model(
         args.model,
         max_iter=args.max_iter,
+        allow_random_weights=args.allow_random_weights,
         **_common(
             args,
             "weights",
@@ -310,9 +459,20 @@ def _run_tune(args: argparse.Namespace) -> int:
     result = tune_model(
         args.model,
         param=args.param_name,
-        **_common(args, "weights", "activation", "values", "layers", "max_accuracy_drop", "attack", "n_eval"),
+        allow_random_weights=args.allow_random_weights,
+        **_common(
+            args,
+            "weights",
+            "activation",
+            "values",
+            "layers",
+            "max_accuracy_drop",
+            "attack",
+            "n_eval",
+            "select_by",
+        ),
     )
-    keys = ("values", "accuracy", "rho", "rho_bpda", "fool_rate", "admissible")
+    keys = ("values", "accuracy", "rho", "rho_bpda", "fool_rate", "admissible", "masking_flag")
     columns = [result.get(k) or [None] * len(result["values"]) for k in keys]
     rows = [dict(zip(keys, vals, strict=True)) for vals in zip(*columns, strict=True)]
     headers = [
@@ -322,11 +482,14 @@ def _run_tune(args: argparse.Namespace) -> int:
         ("rho_bpda", "ρ BPDA"),
         ("fool_rate", "fool rate"),
         ("admissible", "within budget"),
+        ("masking_flag", "BPDA ρ lower?"),
     ]
     print(markdown_table(rows, headers))
+    rule = {"min": "the worst case of white-box and BPDA ρ", "white-box": "white-box ρ", "bpda": "BPDA ρ"}
     print(
-        f"chosen {result['param']} = {result['chosen']} (selected by {result['select_by']} ρ, accuracy drop "
-        f"<= {result['max_accuracy_drop']}); wrote {args.out}/tune.json and tradeoff.png"
+        f"chosen {result['param']} = {result['chosen']} (selected by {rule.get(result['select_by'], '?')}, "
+        f"accuracy drop <= {result['max_accuracy_drop']}, n = {result.get('n_samples')}); "
+        f"wrote {args.out}/tune.json and tradeoff.png"
     )
     return 0
 
@@ -343,6 +506,175 @@ def _run_detect(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- checks before any work
+
+
+def prepare(args: argparse.Namespace) -> None:
+    """Check ``args`` in the command line's terms before any work runs, fill what the checkpoint
+    records (``--model``, ``--dataset``, ``--model-kwargs``) and set torch's thread count.
+
+    :raises UsageError: An argument that cannot work (one line).
+    """
+    _check_out(args)
+    if args.command in ("evaluate", "tune", "detect"):
+        _check_weights(args)
+    if args.command == "train":
+        _check_train(args)
+    if args.command in ("evaluate", "detect"):
+        _check_defence(args)
+    if args.command == "tune":
+        _check_tune(args)
+    _check_eps(args)
+    _set_threads(args)
+
+
+def _check_out(args: argparse.Namespace) -> None:
+    out = getattr(args, "out", None)
+    if args.command == "reproduce" and out is None:
+        if not args.name or args.list:
+            return
+        out = _reproduce_out(args)
+    if out is None:
+        return
+    path = Path(out)
+    if args.command == "train":
+        if path.is_dir():
+            raise UsageError(f"--out {out!r} is a directory; give a checkpoint file name such as model.pt")
+        parent = path.parent
+    else:
+        if path.exists() and not path.is_dir():
+            raise UsageError(
+                f"--out {out!r} is an existing file; give a directory ({args.command} writes several files)"
+            )
+        parent = path
+    ancestor = parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out!r} cannot be written: {str(ancestor)!r} is not a writable directory")
+
+
+def _check_weights(args: argparse.Namespace) -> None:
+    from art_activation_defenses.experiments.commands import (
+        DEFAULT_DATASET,
+        DEFAULT_MODEL,
+        checkpoint_settings,
+    )
+
+    if args.weights is None:
+        if args.command != "detect" and not args.allow_random_weights:
+            raise UsageError(
+                f"--weights is missing: {args.command} would run on an untrained, randomly initialised "
+                "model. Pass your trained model's checkpoint (the train command writes one), or "
+                "--allow-random-weights to run on a random model anyway."
+            )
+        args.model, args.dataset = args.model or DEFAULT_MODEL, args.dataset or DEFAULT_DATASET
+        return
+    settings = checkpoint_settings(
+        args.weights, model=args.model, dataset=args.dataset, model_kwargs=args.model_kwargs
+    )
+    args.model, args.dataset, args.model_kwargs = (
+        settings["model"],
+        settings["dataset"],
+        settings["model_kwargs"],
+    )
+
+
+def _param_names(activation: str) -> tuple[tuple[str, ...], dict[str, float]]:
+    """The parameter names of an activation and their constructor defaults."""
+    import inspect
+
+    from art_activation_defenses.activations.registry import activation_class
+
+    cls = activation_class(activation)
+    signature = inspect.signature(cls.__init__)
+    defaults = {
+        n: float(signature.parameters[n].default)
+        for n in cls.param_names
+        if n in signature.parameters and signature.parameters[n].default is not inspect.Parameter.empty
+    }
+    return cls.param_names, defaults
+
+
+def _check_param_names(activation: str, params: Sequence[tuple[str, float]]) -> tuple[str, ...]:
+    names, _ = _param_names(activation)
+    unknown = sorted({k for k, _ in params} - set(names))
+    if unknown:
+        raise UsageError(
+            f"--param {unknown[0]}=...: activation {activation!r} has no parameter {unknown[0]!r}; "
+            f"it takes {', '.join(names)} (e.g. --param {names[0]}=0.5)"
+        )
+    return names
+
+
+def _check_train(args: argparse.Namespace) -> None:
+    if args.param and args.activation is None:
+        raise UsageError(
+            f"--param {args.param[0][0]}=... needs --activation (e.g. --activation brelu --param t=1); "
+            "without it the model trains with plain ReLU and the parameter would be ignored"
+        )
+    if args.activation is not None:
+        _check_param_names(args.activation, args.param)
+
+
+def _check_defence(args: argparse.Namespace) -> None:
+    """Refuse a defence left at its no-op (ReLU) value; warn loudly when it is set there explicitly."""
+    from art_activation_defenses.defences import NEUTRAL_VALUES
+
+    names = _check_param_names(args.activation, args.param)
+    _, defaults = _param_names(args.activation)
+    given = dict(args.param)
+    main_name = names[0]
+    value = given.get(main_name, defaults.get(main_name))
+    neutral = NEUTRAL_VALUES.get(main_name)
+    if value is not None and neutral is not None and value == neutral:
+        if main_name not in given:
+            raise UsageError(
+                f"--param {main_name}=VALUE is missing: {args.activation} at its default {main_name}="
+                f"{neutral:g} is plain ReLU, a defence that does nothing. Pass e.g. --param {main_name}=0.5"
+            )
+        warnings.warn(
+            f"NO-OP DEFENCE: --param {main_name}={value:g} makes {args.activation} identical to ReLU; "
+            f"this {args.command} measures the undefended model.",
+            UserWarning,
+            stacklevel=2,
+        )
+    elif main_name not in given and value is not None:
+        print(
+            f"note: --param {main_name} not given; using {args.activation}'s default {main_name}={value:g}",
+            file=sys.stderr,
+        )
+        args.param = [*args.param, (main_name, value)]
+
+
+def _check_tune(args: argparse.Namespace) -> None:
+    names, _ = _param_names(args.activation)
+    if args.param_name is not None and args.param_name not in names:
+        raise UsageError(
+            f"--param-name {args.param_name!r}: activation {args.activation!r} has the parameter(s) "
+            f"{', '.join(names)}"
+        )
+
+
+def _check_eps(args: argparse.Namespace) -> None:
+    eps = getattr(args, "eps", None)
+    norm = str(getattr(args, "norm", "inf")).lower()
+    if eps is not None and norm in ("inf", "linf", "l-inf", "infinity") and eps > 1:
+        raise UsageError(
+            f"--eps {eps:g} exceeds the input range [0, 1]: an L-infinity budget above 1 lets the attack "
+            "draw any image; pass a value in (0, 1], e.g. --eps 0.1"
+        )
+
+
+def _set_threads(args: argparse.Namespace) -> None:
+    import torch
+
+    from art_activation_defenses.training import default_threads
+
+    args.threads = args.threads or default_threads()
+    torch.set_num_threads(args.threads)
+
+
 _COMMANDS = {
     "demo": _run_demo,
     "reproduce": _run_reproduce,
@@ -352,17 +684,59 @@ _COMMANDS = {
     "detect": _run_detect,
 }
 
+#: Python argument names (as library errors write them, in backticks) -> the flag that sets them.
+_PYTHON_TO_FLAG = {
+    "activation_params": "--param",
+    "root": "--data-dir",
+    "limit": "--n-eval",
+    "x_val": "--n-eval",
+}
+_PER_COMMAND = {"tune": {"kappas": "--values", "param": "--param-name"}, "demo": {"kappas": "--kappas"}}
+
+
+def _flags(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """``dest -> --long-flag`` of a (sub)parser."""
+    return {
+        a.dest: max(a.option_strings, key=len)
+        for a in parser._actions  # argparse keeps no public list of a parser's actions
+        if a.option_strings
+    }
+
+
+def _speak_cli(message: str, command: str, parser: argparse.ArgumentParser) -> str:
+    """Rewrite the Python argument names of a library error (```eps` ...``, ```model='x'```) as the
+    flags of ``command``, so the message speaks the interface the user typed."""
+    names = {**_flags(parser), **_PYTHON_TO_FLAG, **_PER_COMMAND.get(command, {})}
+
+    def flag(match: re.Match[str]) -> str:
+        name, eq, rest = match.group(1), match.group(2), match.group(3)
+        if name not in names:
+            return match.group(0)
+        return f"`{names[name]}{' ' if eq else ''}{rest}`"
+
+    return re.sub(r"`(\w+)(=?)([^`\n]*)`", flag, message)
+
+
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[command]  # type: ignore[no-any-return]
+    return parser
+
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit status."""
+    """Entry point of the console script; returns the exit status (2 for a usage error)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.command is None:
         parser.print_help()
         return 2
+    sub = _subparser(parser, args.command)
     try:
+        prepare(args)
         return _COMMANDS[args.command](args)
     except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        text = str(err) if isinstance(err, UsageError) else _speak_cli(str(err), args.command, sub)
+        print(f"{PROG} {args.command}: error: {text}", file=sys.stderr)
         return 2

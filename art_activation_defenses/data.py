@@ -241,8 +241,9 @@ def _not_found(
     return DatasetNotFoundError(
         f"dataset {name!r}: expected files {', '.join(files)}{' ' + extra if extra else ''}\n"
         f"not found in any of:\n  {searched}\n"
-        f"Pass the directory holding them with --data-dir (root=...) or set ${ENV_VAR}, or pass "
-        f"--download (download=True) to fetch them with torchvision (needs a network)."
+        f"Pass the directory holding them with --data-dir (command line) or root=... (Python), or set "
+        f"${ENV_VAR}; in Python, load_dataset(..., download=True) fetches them with torchvision "
+        f"(needs a network)."
     )
 
 
@@ -322,10 +323,10 @@ def _load_cifar10(
     if npz is None and pickles is None and download:
         _download_torchvision("cifar10", roots[0], split)
         pickles = _find_all(dirs, _CIFAR_PICKLES[split])
-    if pickles is not None:
-        reader, files = _read_cifar_pickle, pickles
-    elif npz is not None:
+    if npz is not None:  # the safe format first
         reader, files = _read_cifar_npz, npz
+    elif pickles is not None:
+        reader, files = _read_cifar_pickle, pickles
     else:
         pickle_files, npz_files = ", ".join(_CIFAR_PICKLES[split]), ", ".join(_CIFAR_NPZ[split])
         raise _not_found("cifar10", (f"{pickle_files} (cifar-10-batches-py) or {npz_files}",), dirs)
@@ -344,10 +345,41 @@ def _load_cifar10(
     return x, np.concatenate(ys).astype(np.int64)
 
 
+# What a CIFAR-10 batch pickle may reference: numpy's array reconstruction (both module paths,
+# numpy 1 and 2), dtypes and str -> bytes encoding, nothing else; builtin containers need no global.
+_SAFE_PICKLE_GLOBALS = frozenset(
+    {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy.core.numeric", "_frombuffer"),
+        ("numpy._core.numeric", "_frombuffer"),
+        ("_codecs", "encode"),  # bytes in protocol-2 pickles written by Python 3
+    }
+)
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler that admits builtin containers, bytes/str, numbers and numpy arrays/dtypes
+    only: any other global (``os.system``, ``builtins.eval``, ...) is refused, so a crafted
+    batch file cannot run code."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _SAFE_PICKLE_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"global {module}.{name} is not allowed in a CIFAR-10 batch")
+
+
 def _read_cifar_pickle(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    # The original archive format is a pickle; only load files from a source you trust.
+    # The original archive format is a pickle: read it with a restricted unpickler (no code runs).
     with open(path, "rb") as f:
-        batch = pickle.load(f, encoding="bytes")  # noqa: S301
+        try:
+            batch = _RestrictedUnpickler(f, encoding="bytes").load()
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, TypeError) as err:
+            raise ValueError(f"CIFAR-10 file {path} is not a plain CIFAR-10 batch pickle: {err}") from err
     if not isinstance(batch, dict):
         raise ValueError(f"CIFAR-10 file {path} does not hold a dict")
     data = batch.get(b"data", batch.get("data"))

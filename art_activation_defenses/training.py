@@ -21,11 +21,40 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-__all__ = ["evaluate", "fit", "load_checkpoint", "predict_logits", "save_checkpoint", "set_seed"]
+__all__ = [
+    "default_threads",
+    "evaluate",
+    "fit",
+    "load_checkpoint",
+    "predict_logits",
+    "read_checkpoint",
+    "save_checkpoint",
+    "set_seed",
+]
 
 logger = logging.getLogger(__name__)
 
 Augment = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
+def default_threads() -> int:
+    """The number of torch intra-op threads the commands use by default: the free cores.
+
+    Free cores = the cores this process may run on (``os.sched_getaffinity``, else
+    ``os.cpu_count()``) minus the 1-minute load average, rounded, at least 1 and at most the
+    available cores. On a busy machine this is 1: torch's default of one thread per core makes
+    the threads wait for each other when other processes hold the cores.
+    """
+    try:
+        available = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        available = os.cpu_count() or 1
+    available = max(1, min(available, os.cpu_count() or available))
+    try:
+        busy = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        busy = 0.0
+    return max(1, min(available, int(available - busy + 0.5)))
 
 
 def set_seed(seed: int) -> None:
@@ -234,40 +263,96 @@ def save_checkpoint(
     os.close(fd)
     try:
         torch.save({"state_dict": state, "metadata": meta}, tmp)
+        os.chmod(tmp, _file_mode())  # mkstemp creates 0600; give the mode a plain open() would
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read a checkpoint of :func:`save_checkpoint` (or a plain ``state_dict`` file) without a model.
+
+    Uses ``torch.load(path, map_location="cpu", weights_only=True)``, so no pickled code runs.
+
+    :param path: Checkpoint file.
+    :return: ``(state_dict, metadata)``; the metadata is empty for a plain ``state_dict`` file.
+    :raises FileNotFoundError: ``path`` does not exist.
+    :raises ValueError: The file is not a weights-only checkpoint (a whole pickled model, a
+        truncated or foreign file); the message is one line.
+    """
+    name = os.fspath(path)
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"checkpoint {name!r} does not exist")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # UnpicklingError, EOFError, RuntimeError (zip), ...: all mean "not ours"
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(
+            f"checkpoint {name!r} cannot be read as weights only ({type(err).__name__}: {first[:160]}); "
+            "save `model.state_dict()` (not the whole model) with torch.save"
+        ) from None
+    if isinstance(blob, dict) and blob and all(isinstance(v, torch.Tensor) for v in blob.values()):
+        return dict(blob), {}  # a plain ``torch.save(model.state_dict())`` file
+    if not isinstance(blob, dict) or not isinstance(blob.get("state_dict"), dict):
+        raise ValueError(
+            f"{name!r} is not a checkpoint: expected a state_dict or save_checkpoint's "
+            f"{{'state_dict', 'metadata'}}, got {type(blob).__name__}"
+        )
+    return dict(blob["state_dict"]), dict(blob.get("metadata") or {})
+
+
 def load_checkpoint(model: nn.Module, path: str | os.PathLike[str]) -> dict[str, Any]:
     """Load weights saved by :func:`save_checkpoint` (or a plain ``state_dict`` file) into
     ``model`` (strict) and return the metadata (empty for a plain ``state_dict``).
 
-    Uses ``torch.load(path, map_location="cpu", weights_only=True)``; the weights are then
-    copied onto the model's own device.
+    Uses ``torch.load(path, map_location="cpu", weights_only=True)`` (:func:`read_checkpoint`);
+    the weights are then copied onto the model's own device.
 
     :param model: A module of the same architecture as the saved one.
     :param path: Checkpoint file.
     :raises FileNotFoundError: ``path`` does not exist.
-    :raises ValueError: Not a checkpoint of this format, or keys/shapes do not match the model.
+    :raises ValueError: Not a weights-only checkpoint, or keys/shapes do not match the model (one
+        line: the counts of missing, unexpected and mis-shaped keys and the first of each).
     """
     _check_module(model)
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"checkpoint {os.fspath(path)!r} does not exist")
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(blob, dict) and blob and all(isinstance(v, torch.Tensor) for v in blob.values()):
-        blob = {"state_dict": blob, "metadata": {}}  # a plain ``torch.save(model.state_dict())`` file
-    if not isinstance(blob, dict) or not isinstance(blob.get("state_dict"), dict):
-        raise ValueError(
-            f"{os.fspath(path)!r} is not a checkpoint written by save_checkpoint (no 'state_dict')"
-        )
+    state, meta = read_checkpoint(path)
+    problems = _state_dict_mismatch(model, state)
+    if problems:
+        hint = ""
+        if meta.get("model") or meta.get("dataset"):
+            hint = f"; it was saved for model {meta.get('model')!r} on dataset {meta.get('dataset')!r}"
+        raise ValueError(f"checkpoint {os.fspath(path)!r} does not match the model: {problems}{hint}")
     try:
-        model.load_state_dict(blob["state_dict"], strict=True)
+        model.load_state_dict(state, strict=True)
     except RuntimeError as err:
-        raise ValueError(f"checkpoint {os.fspath(path)!r} does not match the model: {err}") from err
-    meta = blob.get("metadata") or {}
-    return dict(meta)
+        first = str(err).strip().splitlines()[-1].strip()
+        raise ValueError(f"checkpoint {os.fspath(path)!r} does not match the model: {first[:200]}") from None
+    return meta
+
+
+def _state_dict_mismatch(model: nn.Module, state: Mapping[str, torch.Tensor]) -> str:
+    """A one-line description of how ``state`` fails to fit ``model`` ('' when it fits)."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
+        for k in own
+        if k in state and tuple(state[k].shape) != tuple(own[k].shape)
+    ]
+    parts = []
+    for label, keys in (("missing", missing), ("unexpected", unexpected), ("size mismatch", shapes)):
+        if keys:
+            parts.append(f"{len(keys)} {label} (first: {keys[0]})")
+    return ", ".join(parts)
+
+
+def _file_mode() -> int:
+    """The mode ``open(path, "w")`` would give a new file: 0o666 minus the process umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 # --------------------------------------------------------------------------- internals

@@ -1,12 +1,24 @@
-"""Shared, seeded fixtures: a tiny MLP trained on scikit-learn's digits in about a second."""
+"""Shared, seeded fixtures: a tiny MLP trained on scikit-learn's digits in about a second.
+
+The suite runs with one intra-op thread: torch's default (one thread per core) thrashes when the
+cores are shared, and numbers are reproducible only for a fixed thread count. The OpenMP/MKL
+variables are set before torch is imported where this file is the first to import it.
+"""
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
-import torch
-from sklearn.datasets import load_digits
-from torch import nn
+import os
+
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
+from torch import nn  # noqa: E402
+
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

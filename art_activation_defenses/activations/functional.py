@@ -36,7 +36,11 @@ def jump_relu(x: torch.Tensor, kappa: float) -> torch.Tensor:
     :param kappa: Jump threshold, ``kappa >= 0``; ``kappa=0`` is exactly ReLU.
     """
     kappa = _check_real("kappa", kappa, minimum=0.0, strict=False)
-    return torch.where(x > kappa, x, torch.zeros((), dtype=x.dtype, device=x.device))
+    if kappa == 0.0:
+        return torch.relu(x)  # bit for bit, NaN kept
+    # NaN stays NaN, as in torch.relu
+    keep = (x > kappa) | torch.isnan(x)
+    return torch.where(keep, x, torch.zeros((), dtype=x.dtype, device=x.device))
 
 
 def draw_kappa(kappa: float, low: float = 0.6, generator: torch.Generator | None = None) -> float:
@@ -44,12 +48,16 @@ def draw_kappa(kappa: float, low: float = 0.6, generator: torch.Generator | None
 
     :param kappa: Upper end of the interval, ``kappa >= 0``.
     :param low: Lower end as a fraction of ``kappa``, in ``[0, 1]``.
-    :param generator: Optional CPU ``torch.Generator`` that makes the draw reproducible.
+    :param generator: Optional CPU ``torch.Generator`` that makes the draw reproducible; without
+        one the draw uses fresh operating-system entropy (torch's global RNG is left alone).
     """
     kappa = _check_real("kappa", kappa, minimum=0.0, strict=False)
     low = _check_real("low", low, minimum=0.0, strict=False)
     if low > 1.0:
         raise ValueError(f"`low` must lie in [0, 1], got {low!r}.")
+    if generator is None:
+        generator = torch.Generator()
+        generator.seed()
     u = float(torch.rand((), generator=generator).item())
     return kappa * (low + (1.0 - low) * u)
 

@@ -191,7 +191,9 @@ class RandomizedJumpReLU(JumpReLU):
 
     :param kappa: Upper end of the threshold interval.
     :param low: Lower end as a fraction of ``kappa`` (default 0.6, the paper's choice).
-    :param generator: Optional CPU ``torch.Generator`` for reproducible draws.
+    :param generator: Optional CPU ``torch.Generator`` for reproducible draws. Default: a
+        private generator seeded from the operating system's entropy, so the draws never
+        advance (or depend on) torch's global RNG.
     """
 
     param_names: ClassVar[tuple[str, ...]] = ("kappa", "low")
@@ -207,6 +209,13 @@ class RandomizedJumpReLU(JumpReLU):
     ) -> None:
         RetrofitActivation.__init__(self, grad_mode=grad_mode, original=original)
         self.set_params(kappa=kappa, low=low)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise ValueError(
+                f"`generator` must be a torch.Generator or None, got {type(generator).__name__}."
+            )
+        if generator is None:
+            generator = torch.Generator()
+            generator.seed()  # private entropy; torch's global RNG is neither read nor advanced
         self.generator = generator
         self.last_kappa: float | None = None
 

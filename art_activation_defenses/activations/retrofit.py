@@ -221,6 +221,11 @@ def _select(sites: list[Site], layers: Sequence[str | int] | str | int | None) -
         return list(sites)
     if isinstance(layers, (str, int)):
         layers = [layers]
+    if not isinstance(layers, (list, tuple, range)) or len(layers) == 0:
+        raise ValueError(
+            f"`layers` == {layers!r}, must be None (all sites) or a non-empty list of site names or "
+            f"indices; available: {[s.name for s in sites]}."
+        )
     by_name = {s.name: s for s in sites}
     by_target: dict[str, list[Site]] = {}
     for s in sites:

@@ -8,8 +8,20 @@ and iterative least-likely class) and zero-gradient PGD. numpy at the edges, tor
 from __future__ import annotations
 
 from art_activation_defenses.attacks.deepfool import DeepFool, DeepFoolL2, DeepFoolLinf
+from art_activation_defenses.attacks.fmn import FMN, FMNL2, FMNLinf
 from art_activation_defenses.attacks.rfgsm import RFGSM, StepLL
 from art_activation_defenses.attacks.trust_region import TrustRegion
 from art_activation_defenses.attacks.zero_gradient_pgd import ZeroGradientPGD
 
-__all__ = ["DeepFool", "DeepFoolL2", "DeepFoolLinf", "RFGSM", "StepLL", "TrustRegion", "ZeroGradientPGD"]
+__all__ = [
+    "DeepFool",
+    "DeepFoolL2",
+    "DeepFoolLinf",
+    "FMN",
+    "FMNL2",
+    "FMNLinf",
+    "RFGSM",
+    "StepLL",
+    "TrustRegion",
+    "ZeroGradientPGD",
+]

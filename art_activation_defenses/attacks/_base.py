@@ -144,9 +144,10 @@ class MinimalPerturbationAttack(TorchAttack):
             target[ids],
             targeted=self.targeted,
             bisection_steps=self.refine_steps,
-            projection_steps=self.projection_steps if geo.p == 2 else 0,
+            projection_steps=self.projection_steps,
             overshoot=self.overshoot,
-            max_norm=(x_adv[ids].reshape(len(ids), -1) - x0[ids]).norm(dim=1),
+            max_norm=geo.norm(x_adv[ids].reshape(len(ids), -1) - x0[ids]),
+            geo=geo,
         )
         return x_adv
 

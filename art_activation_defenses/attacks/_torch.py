@@ -289,7 +289,49 @@ class TorchView:
         blocked = ((xf <= lo) & (w < 0)) | ((xf >= hi) & (w > 0))
         return w.masked_fill(blocked, 0.0)
 
+    def room(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(up, down)``: how far each coordinate of ``x`` can increase / decrease in the box, ``(B, D)``.
+
+        ``inf`` everywhere without ``clip_values``.
+        """
+        xf = flat(x)
+        if self._clip is None:
+            inf = torch.full_like(xf, math.inf)
+            return inf, inf
+        lo, hi = self._clip[0].reshape(1, -1), self._clip[1].reshape(1, -1)
+        return (hi - xf).clamp_min(0.0), (xf - lo).clamp_min(0.0)
+
+    def box_width(self) -> float:
+        """Mean width ``hi - lo`` of the clip box (1.0 without ``clip_values``)."""
+        if self._clip is None:
+            return 1.0
+        width = float((self._clip[1] - self._clip[0]).mean())
+        return width if math.isfinite(width) and width > 0 else 1.0
+
     # ---- mode handling
+    @property
+    def has_surrogate(self) -> bool:
+        """Whether the model has activation modules in exact gradient mode that also offer ``"bpda"``."""
+        return any(getattr(m, "grad_mode", None) == "exact" for m in self.model.modules())
+
+    @contextlib.contextmanager
+    def surrogate_gradients(self) -> Iterator[None]:
+        """Differentiate with the BPDA (straight-through) gradient of the activation defences.
+
+        Every module whose ``grad_mode`` is ``"exact"`` is switched to ``"bpda"`` (forward
+        unchanged, backward with the replaced ReLU's derivative) and switched back afterwards.
+        The attacks use it only as a search direction where the exact gradient is zero; the
+        exact model stays the judge of success.
+        """
+        switched = [m for m in self.model.modules() if getattr(m, "grad_mode", None) == "exact"]
+        for module in switched:
+            module.grad_mode = "bpda"  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            for module in switched:
+                module.grad_mode = "exact"  # type: ignore[assignment]
+
     @contextlib.contextmanager
     def eval_mode(self) -> Iterator[None]:
         """Put the model in eval mode; restore every module's ``training`` flag afterwards."""

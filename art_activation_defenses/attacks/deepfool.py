@@ -10,7 +10,9 @@ import torch
 from art_activation_defenses.attacks._base import MinimalPerturbationAttack
 from art_activation_defenses.attacks._boundary import (
     boundary_distances,
+    box_linear_step,
     reached,
+    restart_step,
 )
 from art_activation_defenses.attacks._torch import (
     Geometry,
@@ -124,6 +126,9 @@ class DeepFool(MinimalPerturbationAttack):
         its = torch.zeros(b, dtype=torch.int64, device=dev)
         fooled = torch.zeros(b, dtype=torch.bool, device=dev)
         active = torch.arange(b, device=dev)
+        use_surrogate = view.has_surrogate
+        hits = torch.zeros(b, dtype=torch.int64, device=dev)  # random restarts per sample
+        gen = torch.Generator(device=dev).manual_seed(0)  # private: restarts only
         for it in range(self.max_iter + 1):
             xa = view.clip((x0_flat[active] + r_tot[active]).view(shape))
             if it == self.max_iter:
@@ -139,14 +144,29 @@ class DeepFool(MinimalPerturbationAttack):
             if active.numel() == 0:
                 break
             # closest linearised boundary among the candidates, inside the clip box
-            grads = view.feasible(xa[keep], grads)
+            xk = xa[keep]
+            grads = view.feasible(xk, grads)
             dist = boundary_distances(geo, diffs, grads, _CROSS)
+            stalled = ~torch.isfinite(dist).any(1)
+            if use_surrogate and bool(stalled.any()):  # zero exact gradient: BPDA direction
+                sid = torch.nonzero(stalled).squeeze(1)
+                with view.surrogate_gradients():
+                    _, d_s, g_s = view.jacobian_rows(xk[sid], cand[active[sid]], ref[active[sid]])
+                g_s = view.feasible(xk[sid], g_s)
+                diffs[sid], grads[sid] = d_s, g_s
+                dist[sid] = boundary_distances(geo, d_s, g_s, _CROSS)
+                stalled = ~torch.isfinite(dist).any(1)
             best = dist.argmin(1)
             rows = torch.arange(active.numel(), device=dev)
-            w, d = grads[rows, best], dist[rows, best]
-            d = torch.where(torch.isfinite(d), d, torch.zeros_like(d))
+            w, c = grads[rows, best], diffs[rows, best].abs() + _CROSS
+            up, down = view.room(xk)
+            step, _ = box_linear_step(geo, w, c, up, down)  # exact linear step inside the box
+            if bool(stalled.any()):  # still no direction: random restart from a perturbed point
+                sid = torch.nonzero(stalled).squeeze(1)
+                step[sid] = restart_step(view, geo, len(sid), step.shape[1], hits[active[sid]], gen)
+                hits[active[sid]] += 1
             x0a = x0_flat[active]
-            r_tot[active] = flat(view.clip((x0a + r_tot[active] + geo.step(w, d)).view(shape))) - x0a
+            r_tot[active] = flat(view.clip((x0a + r_tot[active] + step).view(shape))) - x0a
             its[active] += 1
         x_out = view.clip((x0_flat + (1.0 + self.overshoot) * r_tot).view(shape))
         ids = torch.nonzero(fooled & (its > 0)).squeeze(1)

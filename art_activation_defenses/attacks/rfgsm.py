@@ -82,7 +82,10 @@ class RFGSM(TorchAttack):
         """
         view, labels = self._prepare(x, y, kwargs)
         gen = torch.Generator(device=view.device)
-        gen.manual_seed(self.seed if self.seed is not None else int(torch.seed()))
+        if self.seed is not None:
+            gen.manual_seed(self.seed)
+        else:  # fresh private entropy: torch's global RNG is neither reseeded nor advanced
+            gen.seed()
         alpha = self.eps / 2 if self.alpha is None else float(self.alpha)
         sign = -1.0 if self.targeted else 1.0
         out = np.empty(x.shape, dtype=np.float32)

@@ -11,7 +11,9 @@ import torch
 from art_activation_defenses.attacks._base import MinimalPerturbationAttack
 from art_activation_defenses.attacks._boundary import (
     boundary_distances,
+    box_linear_step,
     reached,
+    restart_step,
 )
 from art_activation_defenses.attacks._torch import (
     Geometry,
@@ -152,6 +154,9 @@ class TrustRegion(MinimalPerturbationAttack):
         x_out = x0.clone()
         fooled = torch.zeros(b, dtype=torch.bool, device=dev)
         its = torch.zeros(b, dtype=torch.int64, device=dev)
+        hits = torch.zeros(b, dtype=torch.int64, device=dev)  # random restarts per sample
+        use_surrogate = view.has_surrogate
+        gen = torch.Generator(device=dev).manual_seed(0)  # private: restarts only
         # state of the active samples only, compacted when samples finish
         active = torch.arange(b, device=dev)
         xa, tgt, rf = flat(x0).clone(), target, ref
@@ -173,24 +178,54 @@ class TrustRegion(MinimalPerturbationAttack):
                 x_out[active] = xa.view(shape)
                 break
             dual = geo.dual_norm(w)
+            if use_surrogate and bool((dual == 0).any()):  # zero exact gradient: BPDA direction
+                sid = torch.nonzero(dual == 0).squeeze(1)
+                with view.surrogate_gradients():
+                    _, _, w_s = view.value_and_grad(xa[sid].view(shape), logit_gap(tgt[sid], rf[sid]))
+                w[sid] = view.feasible(xa[sid], flat(w_s))
+                dual = geo.dual_norm(w)
+            estimate = (f.abs() + _CROSS) / dual.clamp_min(1e-30)
             if it == 0:
-                radius = self.initial_radius * f.abs() / dual.clamp_min(1e-30)
+                radius = (self.initial_radius * estimate).clamp(self.min_radius, self.max_radius)
             else:
                 predicted = (w_prev * (xa - x_prev)).sum(1)
                 rho = (f - f_prev) / predicted.clamp_min(1e-30)
-                rho = torch.where(predicted > 0, rho, torch.zeros_like(f))
-                radius = torch.where(rho > 0.9, radius * 1.2, torch.where(rho < 0.5, radius / 1.2, radius))
+                informative = predicted > 0  # a zero-gradient (random) step tells nothing
+                radius = torch.where(
+                    informative & (rho > 0.9),
+                    radius * 1.2,
+                    torch.where(informative & (rho < 0.5), radius / 1.2, radius),
+                )
+                # a radius at its floor means the linear model keeps failing (a jump of the
+                # activations): accept the step and restart the radius from the boundary estimate
+                floor = radius <= (1e-2 * estimate).clamp_min(self.min_radius)
+                radius = torch.where(floor, self.initial_radius * estimate, radius)
                 radius = radius.clamp(self.min_radius, self.max_radius)
-                reject = rho <= 0
+                reject = informative & (rho <= 0) & ~floor
                 if bool(reject.any()):  # back to the previous point, with its gradient
                     xa = torch.where(reject.unsqueeze(1), x_prev, xa)
                     f = torch.where(reject, f_prev, f)
                     w = torch.where(reject.unsqueeze(1), w_prev, w)
                     dual = geo.dual_norm(w)
-            boundary = (1.0 + self.overshoot) * (f.abs() + _CROSS) / dual.clamp_min(1e-30)
-            step_len = torch.where(dual > 0, torch.minimum(boundary, radius), torch.zeros_like(radius))
+            # the step: the box-constrained linear step to the overshot boundary estimate,
+            # cut to the trust radius (L∞: the best box step of that length; L2: scaled down)
+            up, down = view.room(xa)
+            c = (1.0 + self.overshoot) * (f.abs() + _CROSS)
+            step, _ = box_linear_step(geo, w, c, up, down)
+            length = geo.norm(step)
+            over = length > radius
+            if geo.p == 2:
+                cut = step * (radius / length.clamp_min(1e-30)).unsqueeze(1)
+            else:
+                cut = torch.sign(w) * torch.minimum(torch.where(w > 0, up, down), radius.unsqueeze(1))
+            step = torch.where(over.unsqueeze(1), cut, step)
+            stalled = dual == 0
+            if bool(stalled.any()):  # still no direction: random restart from a perturbed point
+                sid = torch.nonzero(stalled).squeeze(1)
+                step[sid] = restart_step(view, geo, len(sid), step.shape[1], hits[active[sid]], gen)
+                hits[active[sid]] += 1
             x_prev, f_prev, w_prev = xa, f, w
-            xa = flat(view.clip((xa + geo.step(w, step_len)).view(shape)))
+            xa = flat(view.clip((xa + step).view(shape)))
             its[active] += 1
         ids = torch.nonzero(fooled & (its > 0)).squeeze(1)
         x0_flat = flat(x0)

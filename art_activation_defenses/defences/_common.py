@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from art.estimators.classification import PyTorchClassifier
 
+from art_activation_defenses._validation import check_in_clip, check_model_dtype
+
 __all__ = [
     "check_classifier",
     "check_data",
@@ -32,6 +34,7 @@ def check_classifier(classifier: Any, *, framework_preprocessing: bool = False) 
     """
     if not isinstance(classifier, PyTorchClassifier):
         raise ValueError(f"`classifier` must be an ART PyTorchClassifier, got {type(classifier).__name__}.")
+    check_model_dtype(classifier.model, "classifier.model")
     if (
         framework_preprocessing
         and classifier.preprocessing_operations
@@ -82,7 +85,7 @@ def check_data(classifier: PyTorchClassifier, x: Any, y: Any) -> tuple[np.ndarra
 
     ``x`` is returned as is when already float32 (callers never write to it).
 
-    :param x: Inputs of shape ``(n, *input_shape)``, finite.
+    :param x: Inputs of shape ``(n, *input_shape)``, finite, within the classifier's clip_values.
     :param y: Labels, indices ``(n,)`` or one-hot ``(n, nb_classes)``.
     """
     if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
@@ -93,8 +96,12 @@ def check_data(classifier: PyTorchClassifier, x: Any, y: Any) -> tuple[np.ndarra
         )
     if not np.isfinite(x).all():
         raise ValueError("`x` contains NaN or infinite values.")
+    # Data on another scale (0-255 for (0, 1) clip values) is refused, never silently clipped.
+    check_in_clip(x, "x", classifier.clip_values, tolerance=1e-6)
     y_arr = np.asarray(y)
     if y_arr.ndim == 2 and y_arr.shape[1] == classifier.nb_classes:
+        if not np.issubdtype(y_arr.dtype, np.number) or not np.isfinite(y_arr).all():
+            raise ValueError("`y` one-hot rows must hold finite numbers.")
         y_arr = y_arr.argmax(1)
     if y_arr.ndim != 1 or y_arr.shape[0] != x.shape[0]:
         raise ValueError(f"`y` must hold {x.shape[0]} labels (indices or one-hot), got shape {np.shape(y)}.")

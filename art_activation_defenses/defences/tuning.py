@@ -84,7 +84,8 @@ def tune_kappa(
     max_accuracy_drop: float = 0.01,
     reference_value: float | None = None,
     bpda: bool = True,
-    select_by: Literal["white-box", "bpda", "min"] = "white-box",
+    select_by: Literal["white-box", "bpda", "min"] | None = None,
+    flag_margin: float = 0.1,
     batch_size: int = 128,
     verbose: bool = True,
 ) -> dict[str, Any]:
@@ -117,14 +118,18 @@ def tune_kappa(
     :param max_accuracy_drop: Accuracy budget in [0, 1] (default 0.01).
     :param reference_value: Parameter value defining the reference accuracy (default: the ReLU value).
     :param bpda: Also record the BPDA curve (default True).
-    :param select_by: Robustness used for the choice: ``"white-box"`` (the paper's, default),
-        ``"bpda"`` or ``"min"`` (the smaller of the two; needs ``bpda``).
+    :param select_by: Robustness used for the choice: ``"min"`` (the smaller of white-box and BPDA
+        ρ, the honest worst case; the default when ``bpda`` is set), ``"white-box"`` (the paper's
+        rule; the default with ``bpda=False``) or ``"bpda"``.
+    :param flag_margin: A value is flagged (``masking_flag``) when its BPDA ρ is more than this
+        fraction below its white-box ρ: the white-box curve then overstates robustness (default 0.1).
     :param batch_size: Prediction batch size (default 128); also DeepFool's.
     :param verbose: Show a progress bar over the values (default True).
     :return: ``{"param", "values", "accuracy", "rho", "fool_rate", "rho_bpda", "fool_rate_bpda",
         "norm", "attack", "reference_value", "reference_accuracy", "max_accuracy_drop",
-        "admissible", "select_by", "chosen", "chosen_index"}`` (lists per value; ``chosen`` is None,
-        with a warning, when no value is within the budget).
+        "admissible", "masking_flag", "flag_margin", "select_by", "chosen", "chosen_index",
+        "n_samples"}`` (lists per value; ``chosen`` is None, with a warning, when no value is within
+        the budget).
     """
     if not isinstance(classifier, RetrofitClassifier):
         raise ValueError(f"`classifier` must be a RetrofitClassifier, got {type(classifier).__name__}.")
@@ -141,6 +146,9 @@ def tune_kappa(
     if any(math.isnan(v) for v in values):
         raise ValueError(f"`kappas` must not contain NaN, got {kappas!r}.")
     max_accuracy_drop = check_float("max_accuracy_drop", max_accuracy_drop, strict=False, high=1.0)
+    flag_margin = check_float("flag_margin", flag_margin, strict=False, high=1.0)
+    if select_by is None:
+        select_by = "min" if bpda else "white-box"
     if select_by not in ("white-box", "bpda", "min"):
         raise ValueError(f"`select_by` must be 'white-box', 'bpda' or 'min', got {select_by!r}.")
     if select_by != "white-box" and not bpda:
@@ -193,6 +201,10 @@ def tune_kappa(
         score = rows["rho_bpda"]
     else:
         score = [min(a, b) for a, b in zip(rows["rho"], rows["rho_bpda"], strict=True)]
+    masking = [
+        not (math.isnan(w) or math.isnan(b)) and b < (1.0 - flag_margin) * w
+        for w, b in zip(rows["rho"], rows["rho_bpda"], strict=True)
+    ]
     candidates = [i for i, ok in enumerate(admissible) if ok and not math.isnan(score[i])]
     chosen_index: int | None = max(candidates, key=lambda i: (score[i], -i)) if candidates else None
     if chosen_index is None:
@@ -212,6 +224,8 @@ def tune_kappa(
         "reference_accuracy": ref_acc,
         "max_accuracy_drop": max_accuracy_drop,
         "admissible": admissible,
+        "masking_flag": masking,
+        "flag_margin": flag_margin,
         "select_by": select_by,
         "chosen": None if chosen_index is None else values[chosen_index],
         "chosen_index": chosen_index,
@@ -221,8 +235,11 @@ def tune_kappa(
 
 def plot_tradeoff(result: dict[str, Any], path: str | Path) -> Path:
     """
-    Plot a :func:`tune_kappa` result as a PNG: clean accuracy (left axis) and the mean relative
-    minimal perturbation, white-box and BPDA (right axis), per value; the chosen value marked.
+    Plot a :func:`tune_kappa` result as a PNG: clean accuracy (left panel, axis 0 to 1, the
+    accuracy budget dashed) and the mean relative minimal perturbation ρ, white-box and BPDA
+    (right panel, axis from 0), per value. The chosen value is marked in both panels, values
+    outside the budget are greyed, and values whose BPDA ρ undercuts the white-box ρ
+    (``masking_flag``) carry a red ⚠. The title states the attack, its norm, n and the rule.
 
     :param result: The dict returned by :func:`tune_kappa` (or its JSON).
     :param path: Output file (parents created).
@@ -237,33 +254,83 @@ def plot_tradeoff(result: dict[str, Any], path: str | Path) -> Path:
     import matplotlib.pyplot as plt
 
     values = [math.inf if v is None else float(v) for v in result["values"]]
+    n_values = len(values)
     finite = all(math.isfinite(v) for v in values)
-    xs = values if finite else list(range(len(values)))
+    xs = values if finite else list(range(n_values))
 
     def col(key: str) -> list[float]:
-        return [math.nan if v is None else float(v) for v in result.get(key) or [math.nan] * len(values)]
+        return [math.nan if v is None else float(v) for v in result.get(key) or [math.nan] * n_values]
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(xs, col("accuracy"), "o-", color="tab:blue", label="clean accuracy")
-    ax.set_xlabel(result["param"])
-    ax.set_ylabel("clean accuracy", color="tab:blue")
-    if not finite:
-        ax.set_xticks(xs)
-        ax.set_xticklabels([f"{v:g}" for v in values])
-    ax2 = ax.twinx()
-    ax2.plot(xs, col("rho"), "s-", color="tab:red", label="rho (white-box)")
+    def flags(key: str) -> list[bool]:
+        return [bool(v) for v in result.get(key) or [False] * n_values]
+
+    param = result["param"]
+    label = {"kappa": "κ", "beta": "β", "alpha": "α"}.get(param, param)
+    admissible = result.get("admissible") or [True] * n_values
+    masking = flags("masking_flag")
+    chosen = result.get("chosen_index")
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4.4))
+    ax1.plot(xs, col("accuracy"), "o-", color="tab:blue", label="clean accuracy")
+    ref, drop = result.get("reference_accuracy"), result.get("max_accuracy_drop")
+    if ref is not None and drop is not None:
+        ax1.axhline(
+            float(ref) - float(drop),
+            color="tab:blue",
+            linestyle="--",
+            linewidth=0.8,
+            label=f"budget: reference − {float(drop):g}",
+        )
+    ax1.set(xlabel=label, ylabel="clean accuracy", ylim=(0.0, 1.02), title="Clean accuracy")
+    ax2.plot(xs, col("rho"), "s-", color="tab:red", label="ρ white-box")
     if any(not math.isnan(v) for v in col("rho_bpda")):
-        ax2.plot(xs, col("rho_bpda"), "^--", color="tab:orange", label="rho (BPDA)")
-    ax2.set_ylabel(f"mean relative minimal perturbation (L{result.get('norm', '2')})", color="tab:red")
-    if result.get("chosen_index") is not None:
-        ax.axvline(xs[int(result["chosen_index"])], color="grey", linestyle=":", label="chosen")
-    lines = ax.get_legend_handles_labels()
-    lines2 = ax2.get_legend_handles_labels()
-    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="best", fontsize="small")
-    ax.set_title(f"{result.get('activation', '')} {result['param']} trade-off")
-    fig.tight_layout()
+        ax2.plot(xs, col("rho_bpda"), "^--", color="tab:orange", label="ρ BPDA (adaptive)")
+    top = max([v for v in col("rho") + col("rho_bpda") if not math.isnan(v)] or [1.0])
+    ax2.set(xlabel=label, ylim=(0.0, 1.15 * top), title="Minimal perturbation")
+    ax2.set_ylabel(f"mean ρ = ‖δ‖/‖x‖ (L{result.get('norm', '2')}, fooled samples)")
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+        for i, ok in enumerate(admissible):
+            if not ok:
+                ax.axvspan(xs[i] - 0.02 * _span(xs), xs[i] + 0.02 * _span(xs), color="grey", alpha=0.25, lw=0)
+        if chosen is not None:
+            ax.axvline(xs[int(chosen)], color="tab:green", linestyle=":", linewidth=1.5)
+        if not finite:
+            ax.set_xticks(xs)
+            ax.set_xticklabels([f"{v:g}" for v in values])
+    for i, flagged in enumerate(masking):
+        if flagged:
+            ax2.annotate("⚠", (xs[i], col("rho")[i]), color="red", ha="center", va="bottom", fontsize=13)
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    handles, labels = [], []
+    for ax in (ax1, ax2):
+        h, lab = ax.get_legend_handles_labels()
+        handles += h
+        labels += lab
+    handles += [
+        Line2D([], [], color="tab:green", linestyle=":", linewidth=1.5),
+        Patch(color="grey", alpha=0.25),
+        Line2D([], [], color="red", marker="$⚠$", linestyle="", markersize=9),
+    ]
+    chosen_text = "chosen: none" if chosen is None else f"chosen {label} = {values[int(chosen)]:g}"
+    labels += [chosen_text, "outside the accuracy budget", "flagged: BPDA ρ below white-box ρ"]
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize="small", frameon=False)
+    attack = str(result.get("attack", "deepfool"))
+    n = result.get("n_samples")
+    fig.suptitle(
+        f"{result.get('activation', '')} {label} trade-off: {attack} (minimal-perturbation, no ε), "
+        f"n = {n if n is not None else '?'}, selected by {result.get('select_by', '?')} ρ",
+        fontsize=10,
+    )
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
     plt.close(fig)
     return out
+
+
+def _span(xs: Sequence[float]) -> float:
+    width = max(xs) - min(xs) if len(xs) > 1 else 1.0
+    return width if width > 0 else 1.0

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from art_activation_defenses._validation import check_samples
 from art_activation_defenses.detectors._layers import (
     LayerTap,
-    check_array,
     default_layers,
     eval_mode,
     to_model_input,
@@ -27,6 +27,18 @@ from art_activation_defenses.detectors._layers import (
 
 if TYPE_CHECKING:
     from art.estimators.classification import PyTorchClassifier
+
+
+class TooFewNeighboursError(ValueError):
+    """Too few clean reference samples per minibatch for k neighbours; each interface words the fix.
+
+    :param n_reference: Number of reference samples available. :param k: The requested k.
+    """
+
+    def __init__(self, message: str, *, n_reference: int, k: int) -> None:
+        super().__init__(message)
+        self.n_reference = n_reference
+        self.k = k
 
 
 def _split(n: int, batch_size: int) -> list[slice]:
@@ -116,9 +128,16 @@ def compute_lid_features_multi(
     :return: (one (n_j, n_columns) array per query set, column names).
     """
     input_shape = getattr(classifier, "input_shape", None)
+    clip = getattr(classifier, "clip_values", None)
+    check_samples(x_reference, "x_reference", input_shape=input_shape, clip_values=clip)
     for j, x in enumerate(queries):
-        check_array(x, "x" if len(queries) == 1 else f"x (query set {j})", input_shape=input_shape)
-    check_array(x_reference, "x_reference", input_shape=input_shape)
+        check_samples(
+            x,
+            "x" if len(queries) == 1 else f"x (query set {j})",
+            input_shape=input_shape,
+            clip_values=clip,
+            reference=x_reference,
+        )
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"`k` must be a positive integer, got {k!r}.")
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 2:
@@ -126,9 +145,11 @@ def compute_lid_features_multi(
     ref_slices = _split(x_reference.shape[0], int(batch_size))
     smallest = min(s.stop - s.start for s in ref_slices)
     if smallest < k + 1:
-        raise ValueError(
+        raise TooFewNeighboursError(
             f"Reference minibatches of {smallest} samples cannot give k={k} neighbours besides the point "
-            f"itself; pass more `x_reference` samples (>= {k + 1}) or a smaller `k`."
+            f"itself; pass more `x_reference` samples (>= {k + 1}) or a smaller `k`.",
+            n_reference=int(x_reference.shape[0]),
+            k=int(k),
         )
     same = [_same_array(x, x_reference) for x in queries]
     plans = [

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import inspect
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,8 +23,11 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
+from art_activation_defenses._validation import check_samples
 from art_activation_defenses.detectors._layers import LayerTap, check_array
 from art_activation_defenses.detectors.features import (
+    TooFewNeighboursError,
+    _split,
     compute_lid_features,
     compute_lid_features_multi,
     lid_features,
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LIDDetector",
+    "TooFewNeighboursError",
     "compute_lid_features",
     "compute_lid_features_multi",
     "lid_auc",
@@ -134,6 +138,7 @@ class LIDDetector(EvasionDetector):
             LayerTap(self.classifier.model, self.layers)  # validates the names
         if self.x_reference is not None:
             check_array(self.x_reference, "x_reference", input_shape=self.classifier.input_shape)
+            check_samples(self.x_reference, "x_reference", clip_values=self.classifier.clip_values)
 
     def features(self, x: np.ndarray) -> np.ndarray:
         """
@@ -182,7 +187,13 @@ class LIDDetector(EvasionDetector):
         unknown = set(kwargs) - {"x_noisy"}
         if unknown:
             raise ValueError(f"Unknown keyword arguments {sorted(unknown)!r}; expected only 'x_noisy'.")
-        check_array(x, "x", input_shape=self.classifier.input_shape)
+        check_samples(
+            x,
+            "x",
+            input_shape=self.classifier.input_shape,
+            clip_values=self.classifier.clip_values,
+            reference=self.x_reference,
+        )
         labels = _labels_01(y, x.shape[0])
         if self.x_reference is None:
             if not (labels == 0).any():
@@ -193,7 +204,14 @@ class LIDDetector(EvasionDetector):
         if x_noisy is None:
             feats = self.features_many([x])
         else:
-            feats = self.features_many([x, check_array(x_noisy, "x_noisy")])
+            check_samples(
+                x_noisy,
+                "x_noisy",
+                input_shape=self.classifier.input_shape,
+                clip_values=self.classifier.clip_values,
+                reference=self.x_reference,
+            )
+            feats = self.features_many([x, x_noisy])
             labels = np.concatenate([labels, np.zeros(x_noisy.shape[0], dtype=np.int64)])
         self.fit_features(np.concatenate(feats), labels)
 
@@ -244,10 +262,34 @@ class LIDDetector(EvasionDetector):
             raise ValueError(f"Unknown keyword arguments {sorted(kwargs)!r}.")
         if self.scaler_ is None:
             raise ValueError("The detector is not fitted; call `fit` first.")
+        check_samples(
+            x,
+            "x",
+            input_shape=self.classifier.input_shape,
+            clip_values=self.classifier.clip_values,
+            reference=self.x_reference,
+        )
         feats = self.features(x)
         scores = self.score_features(feats)
         report = {"scores": scores, "features": feats, "feature_names": list(self.feature_names_)}
         return report, scores >= self.threshold
+
+
+def threshold_at_fpr(clean_scores: np.ndarray, fpr: float = 0.05) -> float:
+    """
+    The score above which at most a share `fpr` of `clean_scores` lies (flag: ``score > threshold``).
+
+    :param clean_scores: Detector scores of clean samples.
+    :param fpr: Allowed false-positive rate (default 0.05).
+    :return: The ``floor(fpr * n) + 1``-th largest clean score.
+    """
+    ordered = np.sort(np.asarray(clean_scores, dtype=np.float64))[::-1]
+    return float(ordered[min(int(np.floor(fpr * ordered.size + 1e-9)), ordered.size - 1)])
+
+
+def _label_indices(y: np.ndarray) -> np.ndarray:
+    y_arr = np.asarray(y)
+    return (y_arr.argmax(1) if y_arr.ndim == 2 else y_arr).astype(np.int64)
 
 
 def _correct_mask(classifier: PyTorchClassifier, x: np.ndarray, y: np.ndarray | None) -> np.ndarray:
@@ -279,6 +321,8 @@ def lid_auc(
     cv: int = 5,
     seed: int = 0,
     verbose: bool = False,
+    adaptive: Sequence[str] = (),
+    adaptive_params: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """
     The LID detection protocol end to end: features, held-out split, logistic regression, ROC AUC.
@@ -303,15 +347,29 @@ def lid_auc(
     :param cv: Folds of ``LogisticRegressionCV`` (default 5).
     :param seed: Seed of the split and the cross-validation.
     :param verbose: Show progress bars.
-    :return: Dict with ``auc``, ROC points ``fpr``/``tpr``, ``n_train``/``n_test`` (pairs), ``n_discarded``,
-             ``feature_names`` and the hyper-parameters.
+    :param adaptive: Detector-aware attacks to run against the fitted detector (``"pgd"``, ``"cw"``; see
+                     :class:`~art_activation_defenses.detectors.adaptive.AdaptiveLIDAttack`), crafted from the
+                     same correctly classified clean points; default none.
+    :param adaptive_params: Keyword arguments of every adaptive attack (``eps``, ``eps_step``, ``max_iter``,
+                            ``confidence``, ``detector_weight``, ``seed``...).
+    :return: Dict with ``auc``, ROC points ``fpr``/``tpr``, ``detection_rate_at_5fpr`` (share of the held-out
+             adversarial examples flagged at the threshold that flags at most 5% of the held-out clean
+             ones), ``n_train``/``n_test`` (pairs), ``n_discarded``, ``feature_names``, the
+             hyper-parameters, and with `adaptive`: ``adaptive`` (per attack: ``auc``,
+             ``detection_rate_at_5fpr``, ``misclassification_rate``, ``success_rate`` = misclassified and
+             not flagged) and a plain-language ``verdict``.
     """
     input_shape = classifier.input_shape
-    check_array(x_clean, "x_clean", input_shape=input_shape)
-    check_array(x_adv, "x_adv", input_shape=input_shape)
+    clip = getattr(classifier, "clip_values", None)
+    check_samples(x_clean, "x_clean", input_shape=input_shape, clip_values=clip)
+    check_samples(
+        x_adv, "x_adv", input_shape=input_shape, clip_values=clip, reference=x_clean, reference_name="x_clean"
+    )
     if x_adv.shape != x_clean.shape:
         raise ValueError(f"`x_adv` shape {x_adv.shape} differs from `x_clean` shape {x_clean.shape}.")
-    if x_noisy is not None and check_array(x_noisy, "x_noisy").shape != x_clean.shape:
+    if x_noisy is not None:
+        check_samples(x_noisy, "x_noisy", clip_values=clip, reference=x_clean, reference_name="x_clean")
+    if x_noisy is not None and x_noisy.shape != x_clean.shape:
         raise ValueError(f"`x_noisy` shape {x_noisy.shape} differs from `x_clean` shape {x_clean.shape}.")
     if not 0.0 < float(test_size) < 1.0:
         raise ValueError(f"`test_size` must lie in (0, 1), got {test_size!r}.")
@@ -321,6 +379,16 @@ def lid_auc(
     n_test = int(round(float(test_size) * n))
     if n_test < 2 or n - n_test < 2:
         raise ValueError(f"Only {n} correctly classified pairs; too few for test_size={test_size!r}.")
+    if isinstance(batch_size, (int, np.integer)) and not isinstance(batch_size, bool) and batch_size >= 2:
+        smallest = min(s.stop - s.start for s in _split(n, int(batch_size)))
+        if isinstance(k, (int, np.integer)) and smallest < k + 1:
+            raise TooFewNeighboursError(
+                f"Only {n} correctly classified samples in `x_clean`, split into reference minibatches of "
+                f"{smallest} (`batch_size={batch_size}`): too few for k={k} neighbours; pass more `x_clean` "
+                f"samples (>= {k + 1} correctly classified) or a smaller `k`.",
+                n_reference=n,
+                k=int(k),
+            )
     detector = LIDDetector(
         classifier,
         x_reference=clean,
@@ -346,10 +414,12 @@ def lid_auc(
     x_test, y_test = stack(test)
     scores = detector.score_features(x_test)
     fpr, tpr, _ = roc_curve(y_test, scores)
-    return {
+    clean_scores, adv_scores = scores[: test.size], scores[test.size : 2 * test.size]
+    result: dict[str, Any] = {
         "auc": float(roc_auc_score(y_test, scores)),
         "fpr": fpr.tolist(),
         "tpr": tpr.tolist(),
+        "detection_rate_at_5fpr": float((adv_scores > threshold_at_fpr(clean_scores)).mean()),
         "n_train": int(train.size),
         "n_test": int(test.size),
         "n_discarded": int((~keep).sum()),
@@ -359,3 +429,12 @@ def lid_auc(
         "test_size": float(test_size),
         "seed": int(seed),
     }
+    if adaptive:
+        from art_activation_defenses.detectors.adaptive import adaptive_report, lid_verdict
+
+        labels_kept = classifier.predict(clean).argmax(1) if y is None else _label_indices(y)[keep]
+        result["adaptive"] = adaptive_report(
+            classifier, detector, clean, labels_kept, test, clean_scores, adaptive, adaptive_params or {}
+        )
+        result["verdict"] = lid_verdict(result)
+    return result

@@ -29,6 +29,12 @@ import torch
 from art.estimators.classification import PyTorchClassifier
 from torch import nn
 
+from art_activation_defenses._validation import (
+    check_clip_values,
+    check_labels,
+    check_model_dtype,
+    check_scalar,
+)
 from art_activation_defenses.activations.modules import RandomizedJumpReLU, RetrofitActivation
 from art_activation_defenses.activations.registry import activation_class
 from art_activation_defenses.activations.retrofit import Retrofit, Site, adopt, retrofit
@@ -154,8 +160,13 @@ class RetrofitClassifier(PyTorchClassifier):
     ) -> None:
         if input_shape is None:
             raise ValueError("`input_shape` is required, e.g. input_shape=(1, 28, 28).")
-        if nb_classes is None or int(nb_classes) < 2:
-            raise ValueError(f"`nb_classes` must be an integer >= 2, got {nb_classes!r}.")
+        if nb_classes is None:
+            raise ValueError("`nb_classes` == None, must be an integer >= 2.")
+        nb_classes = check_scalar(nb_classes, "nb_classes", "int", min_val=2)
+        if not isinstance(model, nn.Module):
+            raise ValueError(f"`model` must be a torch.nn.Module, got {type(model).__name__}.")
+        check_model_dtype(model)
+        check_clip_values(clip_values)
         cls = activation_class(activation)
         unknown = sorted(set(activation_params) - set(cls.param_names))
         if unknown:
@@ -197,6 +208,11 @@ class RetrofitClassifier(PyTorchClassifier):
             preprocessing=preprocessing,
             device_type=device_type,
         )
+        self._output_width = self._probe_output_width()
+        if self._output_width != self.nb_classes:
+            raise ValueError(
+                f"`nb_classes` == {nb_classes}, but the model outputs {self._output_width} logits per sample."
+            )
         self._gradient: GradientMode = "exact"
         self._eot_samples = 10
         self._grad_params: dict[str, float] = {}
@@ -263,6 +279,34 @@ class RetrofitClassifier(PyTorchClassifier):
             clone._optimizer = type(optimizer)(clone.model.parameters(), **optimizer.defaults)
         clone.reset()
         return clone
+
+    def _probe_output_width(self) -> int:
+        """Logits per sample of the model, from one forward pass on zeros (eval mode, no grad; the
+        training flag and the random activations' generator states are put back)."""
+        model = self._retrofit.model
+        generators = [m.generator for m in self.activation_modules if isinstance(m, RandomizedJumpReLU)]
+        states = [(g, g.get_state()) for g in generators if g is not None]
+        modes = [(m, m.training) for m in model.modules()]
+        try:
+            model.eval()
+            with torch.no_grad():
+                out = model(torch.zeros((1, *self.input_shape), device=self._device))
+        except Exception as err:  # noqa: BLE001 - any failure here means the shapes do not fit
+            raise ValueError(
+                f"`input_shape` == {tuple(self.input_shape)} does not fit the model: "
+                f"{type(err).__name__}: {err}"
+            ) from err
+        finally:
+            for module, mode in modes:
+                module.training = mode
+            for gen, state in states:
+                gen.set_state(state)
+        if isinstance(out, (tuple, list)):
+            out = out[-1]
+        if not isinstance(out, torch.Tensor) or out.dim() != 2:
+            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise ValueError(f"the model must output logits of shape (n, nb_classes), got {shape}.")
+        return int(out.shape[1])
 
     # -- parameters ---------------------------------------------------------------------
     @property
@@ -334,6 +378,15 @@ class RetrofitClassifier(PyTorchClassifier):
                 "averages identical gradients.",
                 stacklevel=2,
             )
+        if "nb_classes" in kwargs:
+            width = check_scalar(kwargs["nb_classes"], "nb_classes", "int", min_val=2)
+            if width != self._output_width:
+                raise ValueError(
+                    f"`nb_classes` == {kwargs['nb_classes']!r}, but the model outputs "
+                    f"{self._output_width} logits per sample."
+                )
+        if "clip_values" in kwargs:
+            check_clip_values(kwargs["clip_values"])
         if kwargs:
             super().set_params(**kwargs)
         self._retrofit.set_params(**act)
@@ -349,6 +402,15 @@ class RetrofitClassifier(PyTorchClassifier):
             raise ValueError(f"`y` has {len(y)} entries for {len(x)} samples in `x`.")
         return x
 
+    def _check_y(self, x: Any, y: Any) -> Any:
+        """Labels for ART's loss code: index labels become one-hot rows; one-hot width, range,
+        NaN and None are checked. Tensors (our attacks' internal calls) pass with a length check."""
+        if isinstance(y, torch.Tensor):
+            if len(y) != len(x):
+                raise ValueError(f"`y` has {len(y)} entries for {len(x)} samples in `x`.")
+            return y
+        return check_labels(y, "y", len(x), self.nb_classes, one_hot=True)
+
     def predict(
         self, x: np.ndarray, batch_size: int = 128, training_mode: bool = False, **kwargs: Any
     ) -> np.ndarray:
@@ -357,7 +419,8 @@ class RetrofitClassifier(PyTorchClassifier):
 
     def loss_gradient(self, x: Any, y: Any, training_mode: bool = False, **kwargs: Any) -> Any:
         """Gradient of the loss in the configured gradient mode (EOT: mean over draws)."""
-        x = self._check(x, y)
+        x = self._check(x)
+        y = self._check_y(x, y)
         return self._eot_mean(
             lambda: super(RetrofitClassifier, self).loss_gradient(x, y, training_mode, **kwargs)
         )
@@ -365,6 +428,11 @@ class RetrofitClassifier(PyTorchClassifier):
     def class_gradient(self, x: Any, label: Any = None, training_mode: bool = False, **kwargs: Any) -> Any:
         """Class gradients in the configured gradient mode (EOT: mean over draws)."""
         x = self._check(x)
+        if label is not None and not isinstance(label, torch.Tensor):
+            if isinstance(label, (list, tuple, np.ndarray)):
+                label = check_labels(label, "label", len(x), self.nb_classes)
+            else:
+                label = check_scalar(label, "label", "int", min_val=0, max_val=self.nb_classes - 1)
         return self._eot_mean(
             lambda: super(RetrofitClassifier, self).class_gradient(
                 x, label=label, training_mode=training_mode, **kwargs
@@ -379,12 +447,15 @@ class RetrofitClassifier(PyTorchClassifier):
         return total / self.eot_samples if self.eot_samples > 1 else total
 
     def compute_loss(self, x: Any, y: Any, reduction: str = "none", **kwargs: Any) -> Any:
-        return super().compute_loss(self._check(x, y), y, reduction=reduction, **kwargs)
+        x = self._check(x)
+        return super().compute_loss(x, self._check_y(x, y), reduction=reduction, **kwargs)
 
     def __repr__(self) -> str:
+        """ART's ``PyTorchClassifier`` fields (model, loss, optimizer, shapes, clip values,
+        pre/post-processing), then the defence's."""
+        art_repr = super().__repr__()
         return (
-            f"{type(self).__name__}(activation={self._activation!r}, params={self.activation_params}, "
-            f"gradient={self._gradient!r}, grad_params={self._grad_params}, "
-            f"sites={len(self._retrofit.sites)}, "
-            f"input_shape={self.input_shape}, nb_classes={self.nb_classes}, clip_values={self.clip_values})"
+            f"{art_repr[:-1]}, activation={self._activation!r}, params={self.activation_params}, "
+            f"gradient={self._gradient!r}, eot_samples={self._eot_samples}, grad_params={self._grad_params}, "
+            f"sites={len(self._retrofit.sites)})"
         )

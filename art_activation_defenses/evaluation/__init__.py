@@ -1,19 +1,29 @@
 """
-Honest evaluation of activation defences: the adaptive-attack audit (white-box beside BPDA,
-logit-margin loss, EOT, transfer and surrogate transfer, with a gradient-masking flag), and
-the building blocks the reproductions share: a seeded torch PGD with a cross-entropy or
-logit-margin loss, a context manager that switches a classifier's gradient mode, and a
-surrogate trained to match a defended model's logits.
+Honest evaluation of activation defences: the adaptive-attack audit (an attack ensemble per threat
+model, L∞ or L2: PGD with cross-entropy and logit-margin loss through exact, BPDA and EOT gradients,
+APGD-CE and APGD-DLR-T, Square, transfer and surrogate transfer; the per-sample worst case as the
+headline with Wilson intervals; an exact McNemar masking flag; the indicators of attack failure; the
+minimal-perturbation audit), and the building blocks the reproductions share: a seeded torch PGD,
+a context manager that switches a classifier's gradient mode, and a surrogate trained to match a
+defended model's logits.
 """
 
-from art_activation_defenses.evaluation._attacks import Loss, gradient_mode, pgd, train_surrogate
-from art_activation_defenses.evaluation.audit import ATTACKS, COLUMNS, audit, render_audit_markdown
+from art_activation_defenses.evaluation._attacks import Loss, PGDTrace, gradient_mode, pgd, train_surrogate
+from art_activation_defenses.evaluation.audit import ATTACKS, BUDGETS, COLUMNS, audit, render_audit_markdown
+from art_activation_defenses.evaluation.minimal import minimal_audit
+from art_activation_defenses.evaluation.stats import accuracy_interval, masking_test, mcnemar_exact
 from art_activation_defenses.metrics.masking import masking_gap
 
 __all__ = [
     "ATTACKS",
+    "BUDGETS",
     "COLUMNS",
     "Loss",
+    "PGDTrace",
+    "accuracy_interval",
+    "masking_test",
+    "mcnemar_exact",
+    "minimal_audit",
     "audit",
     "gradient_mode",
     "masking_gap",

@@ -7,6 +7,7 @@ import copy
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -15,12 +16,19 @@ import torch.nn.functional as F
 from art.estimators.classification import PyTorchClassifier
 from torch import nn
 
+from art_activation_defenses._validation import (
+    check_array,
+    check_choice,
+    check_in_clip,
+    check_labels,
+    check_scalar,
+)
 from art_activation_defenses.activations.modules import RandomizedJumpReLU, RetrofitActivation
 from art_activation_defenses.attacks._torch import TorchView, cross_entropy, margin
 from art_activation_defenses.defences._common import seeded
 from art_activation_defenses.estimators.retrofit_classifier import RetrofitClassifier
 
-__all__ = ["Loss", "as_classifier", "gradient_mode", "pgd", "train_surrogate"]
+__all__ = ["Loss", "PGDTrace", "as_classifier", "gradient_mode", "pgd", "train_surrogate"]
 
 Loss = Literal["ce", "margin"]
 
@@ -31,6 +39,38 @@ def _objective(loss: Loss, labels: torch.Tensor) -> Callable[[torch.Tensor], tor
     if loss == "ce":
         return lambda logits: cross_entropy(logits, labels)
     return lambda logits: -margin(logits, labels)
+
+
+def _check_pgd(
+    classifier: object,
+    x: object,
+    y: object,
+    loss: object,
+    eps: object,
+    eps_step: object,
+    max_iter: object,
+    seed: object,
+    batch_size: object,
+    random_init: object,
+    early_stop: object,
+) -> np.ndarray:
+    """Validate :func:`pgd`'s arguments (one message style, see ``_validation``); return the labels
+    as int64 indices."""
+    if not isinstance(classifier, PyTorchClassifier):
+        raise ValueError(f"`classifier` must be an ART PyTorchClassifier, got {type(classifier).__name__}.")
+    check_array(x, "x", ndim_min=2, input_shape=classifier.input_shape)
+    check_in_clip(x, "x", classifier.clip_values, tolerance=1e-6)
+    labels = check_labels(y, "y", len(x), classifier.nb_classes)  # type: ignore[arg-type]
+    check_choice(loss, "loss", ("ce", "margin"))
+    check_scalar(eps, "eps", min_val=0.0, include_boundaries="right")
+    check_scalar(eps_step, "eps_step", min_val=0.0, include_boundaries="right")
+    check_scalar(max_iter, "max_iter", "int", min_val=1)
+    check_scalar(seed, "seed", "int", min_val=0)
+    check_scalar(batch_size, "batch_size", "int", min_val=1)
+    for name, flag in (("random_init", random_init), ("early_stop", early_stop)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise ValueError(f"`{name}` == {flag!r}, must be a bool.")
+    return labels
 
 
 def pgd(
@@ -46,9 +86,11 @@ def pgd(
     seed: int,
     batch_size: int,
     early_stop: bool = True,
+    norm: float = math.inf,
+    trace: PGDTrace | None = None,
 ) -> np.ndarray:
     """
-    L∞ PGD (FGSM with ``max_iter=1``, ``eps_step=eps``, no random start) on ``classifier``'s own
+    L∞ or L2 PGD (FGSM with ``max_iter=1``, ``eps_step=eps``, no random start) on ``classifier``'s own
     model and gradient modes (BPDA, EOT, gray-box all apply; see ``TorchView``).
 
     Steps ``x <- clip(Π_eps(x + eps_step * sign(∇ objective)))``; with ``early_stop`` a sample is
@@ -68,8 +110,18 @@ def pgd(
     :param random_init: Uniform random start in the eps-ball. :param seed: Seed of the start.
     :param batch_size: Samples per batch.
     :param early_stop: Freeze a sample at its first misclassified iterate (default True).
+    :param norm: ``math.inf`` (default: sign steps, box projection) or ``2`` (steps along the
+        normalised gradient, projection onto the L2 ball; random start: a random direction scaled by
+        ``eps * U(0, 1)``).
+    :param trace: Optional :class:`PGDTrace` filled with the per-step objective, the samples ever
+        misclassified at an iterate and the samples with a zero gradient at the start.
     :return: float32 adversarial examples, shape of ``x``.
     """
+    y = _check_pgd(classifier, x, y, loss, eps, eps_step, max_iter, seed, batch_size, random_init, early_stop)
+    if norm not in (2, math.inf):
+        raise ValueError(f"`norm` must be 2 or math.inf, got {norm!r}.")
+    if trace is not None:
+        trace.reset(len(x), max_iter)
     view = TorchView(classifier)
     gen = torch.Generator().manual_seed(seed)
     # a deterministic model maps a stalled iterate (zero step) to the same zero step forever
@@ -83,17 +135,29 @@ def pgd(
             x0 = view.tensor(x[sl])
             labels = torch.as_tensor(y[sl], device=view.device)
             x_adv = x0.clone()
+            ones = [1] * (x0.dim() - 1)
             if random_init:
-                noise = (torch.rand(x0.shape, generator=gen) * 2.0 - 1.0) * eps
-                x_adv = view.clip(x0 + noise.to(view.device))
+                noise = torch.rand(x0.shape, generator=gen) * 2.0 - 1.0
+                if norm == 2:
+                    noise = torch.randn(x0.shape, generator=gen)
+                    noise = noise * (torch.rand(len(x0), generator=gen) / _l2(noise)).reshape(-1, *ones)
+                x_adv = view.clip(x0 + (noise * eps).to(view.device))
             active = torch.arange(len(x0), device=view.device)  # neither misclassified nor stalled
-            for _ in range(max_iter):
+            for it in range(max_iter):
                 xa, x0a, ya = x_adv[active], x0[active], labels[active]
-                logits, _, grad = view.value_and_grad(xa, _objective(loss, ya))
+                logits, values, grad = view.value_and_grad(xa, _objective(loss, ya))
                 fooled = logits.argmax(1) != ya  # frozen at this iterate
+                if trace is not None:
+                    trace.record(start + active.cpu().numpy(), it, values, fooled, grad)
                 if not early_stop:
                     fooled = torch.zeros_like(fooled)
-                stepped = view.clip(x0a + (xa + eps_step * grad.sign() - x0a).clamp(-eps, eps))
+                if norm == 2:
+                    step = grad / _l2(grad).clamp_min(1e-12).reshape(-1, *ones)
+                    delta = xa + eps_step * step - x0a
+                    delta = delta * (eps / _l2(delta).clamp_min(eps)).reshape(-1, *ones)
+                    stepped = view.clip(x0a + delta)
+                else:
+                    stepped = view.clip(x0a + (xa + eps_step * grad.sign() - x0a).clamp(-eps, eps))
                 stalled = (
                     (stepped == xa).reshape(len(xa), -1).all(1) if deterministic else torch.zeros_like(fooled)
                 )
@@ -103,6 +167,34 @@ def pgd(
                     break
             out[sl] = view.numpy(x_adv)
     return out
+
+
+def _l2(t: torch.Tensor) -> torch.Tensor:
+    return t.reshape(len(t), -1).norm(dim=1)
+
+
+@dataclass
+class PGDTrace:
+    """What one :func:`pgd` run saw, per sample: ``objective`` ``(max_iter, n)`` (the ascended
+    objective at each iterate, NaN once the sample left the batch), ``ever_fooled`` (misclassified
+    at some iterate), ``zero_grad_start`` (the first gradient was exactly zero)."""
+
+    objective: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    ever_fooled: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    zero_grad_start: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    def reset(self, n: int, steps: int) -> None:
+        self.objective = np.full((steps, n), np.nan)
+        self.ever_fooled = np.zeros(n, dtype=bool)
+        self.zero_grad_start = np.zeros(n, dtype=bool)
+
+    def record(
+        self, ids: np.ndarray, it: int, values: torch.Tensor, fooled: torch.Tensor, grad: torch.Tensor
+    ) -> None:
+        self.objective[it, ids] = values.detach().cpu().double().numpy()
+        self.ever_fooled[ids] |= fooled.cpu().numpy()
+        if it == 0:
+            self.zero_grad_start[ids] = (grad.reshape(len(grad), -1) == 0).all(1).cpu().numpy()
 
 
 def as_classifier(model: nn.Module | PyTorchClassifier, like: PyTorchClassifier) -> PyTorchClassifier:

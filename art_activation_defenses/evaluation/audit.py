@@ -1,12 +1,13 @@
-"""The adaptive-attack audit: every white-box robustness number of an activation defence beside
-the attacks that could refute it, with a flag wherever one of them does."""
+"""The adaptive-attack audit: an attack ensemble per threat model, the per-sample worst case as the
+headline robust accuracy (with its 95% interval), the gradient-masking flag decided by an exact
+McNemar test, the indicators of attack failure and the minimal-perturbation audit."""
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -16,52 +17,34 @@ from tqdm.auto import tqdm
 
 from art_activation_defenses.defences._common import check_data, check_float, check_int
 from art_activation_defenses.estimators.retrofit_classifier import RetrofitClassifier
-from art_activation_defenses.evaluation._attacks import (
-    activation_modules,
-    as_classifier,
-    gradient_mode,
-    pgd,
-    train_surrogate,
+from art_activation_defenses.evaluation import indicators as ind
+from art_activation_defenses.evaluation._attacks import as_classifier, gradient_mode, train_surrogate
+from art_activation_defenses.evaluation.ensemble import (
+    ATTACKS,
+    BUDGETS,
+    COLUMNS,
+    Column,
+    Context,
+    Outcome,
+    parse_norm,
+    plan,
+    run_column,
 )
+from art_activation_defenses.evaluation.minimal import minimal_audit
+from art_activation_defenses.evaluation.render import render_audit_markdown, verdict
+from art_activation_defenses.evaluation.stats import accuracy_interval, masking_test
 from art_activation_defenses.metrics import gradient_masking_checks
-from art_activation_defenses.metrics.masking import masking_gap
 
-__all__ = ["ATTACKS", "COLUMNS", "audit", "render_audit_markdown"]
+__all__ = ["ATTACKS", "BUDGETS", "COLUMNS", "audit", "render_audit_markdown"]
 
-ATTACKS = ("fgsm", "pgd")
-
-#: Column -> (loss, gradient mode, source, title). ``source`` "defended" differentiates the defended
-#: classifier in that gradient mode; "original"/"surrogate" craft there and transfer.
-COLUMNS: dict[str, tuple[str, str, str, str]] = {
-    "white_box": ("ce", "exact", "defended", "white-box"),
-    "bpda": ("ce", "bpda", "defended", "BPDA"),
-    "margin": ("margin", "exact", "defended", "margin"),
-    "margin_bpda": ("margin", "bpda", "defended", "margin+BPDA"),
-    "eot": ("ce", "eot", "defended", "EOT"),
-    "margin_eot": ("margin", "eot", "defended", "margin+EOT"),
-    "transfer": ("ce", "exact", "original", "transfer"),
-    "surrogate": ("ce", "exact", "surrogate", "surrogate"),
-}
-
-
-def _accuracy(classifier: PyTorchClassifier, x: np.ndarray, y: np.ndarray, batch_size: int) -> float:
-    return float((np.asarray(classifier.predict(x, batch_size=batch_size)).argmax(1) == y).mean())
-
-
-def _columns(defended: PyTorchClassifier, has_original: bool, surrogate: bool) -> list[str]:
-    bpda_ok = isinstance(defended, RetrofitClassifier) or bool(activation_modules(defended))
-    randomized = isinstance(defended, RetrofitClassifier) and defended.is_randomized
-    cols = ["white_box", "margin"]
-    if bpda_ok:
-        cols[1:1] = ["bpda"]
-        cols.append("margin_bpda")
-    if randomized:
-        cols += ["eot", "margin_eot"]
-    if has_original:
-        cols.append("transfer")
-    if surrogate:
-        cols.append("surrogate")
-    return cols
+_OVERRIDES = (
+    "max_iter",
+    "restarts",
+    "apgd_iter",
+    "apgd_restarts",
+    "dlr_targets",
+    "square_queries",
+)
 
 
 def audit(
@@ -70,87 +53,104 @@ def audit(
     x: np.ndarray,
     y: np.ndarray,
     *,
-    attacks: Sequence[str] = ATTACKS,
-    eps: float = 0.1,
+    norm: float | str = "inf",
+    budget: str = "standard",
+    attacks: Sequence[str] | None = None,
+    eps: float | None = None,
     eps_step: float | None = None,
-    max_iter: int = 40,
+    max_iter: int | None = None,
+    restarts: int | None = None,
+    apgd_iter: int | None = None,
+    apgd_restarts: int | None = None,
+    dlr_targets: int | None = None,
+    square_queries: int | None = None,
+    minimal: bool | None = None,
     margin: float = 0.05,
+    alpha: float = 0.05,
     surrogate: bool = False,
     surrogate_model: nn.Module | None = None,
     surrogate_epochs: int = 30,
     surrogate_data: np.ndarray | None = None,
     surrogate_lr: float = 1e-3,
-    eot_samples: int = 10,
+    eot_samples: int | None = None,
     checks: bool = True,
     batch_size: int = 128,
     seed: int = 0,
     verbose: bool = True,
 ) -> dict[str, Any]:
     """
-    Audit an activation defence for gradient masking: per attack (L∞ FGSM, PGD), the accuracy
-    under the plain white-box attack (cross-entropy, exact gradient) beside the attacks that
-    could refute it:
+    Audit an activation defence against an attack ensemble (L∞ or L2) and report the per-sample
+    worst case: a sample is robust only if it is classified correctly clean and under *every* column.
 
-    * ``bpda``: straight-through gradients (ReLU's derivative in the backward pass);
-    * ``margin``: the C&W logit margin ``z_y - max_{k != y} z_k`` instead of cross-entropy (a
-      sloped ReLU with a large alpha saturates the softmax, so the cross-entropy gradient
-      underflows to zero whatever the backward path; the margin does not), and ``margin_bpda``;
-    * ``eot`` / ``margin_eot`` when the defence is random (mean gradient over ``eot_samples`` draws);
-    * ``transfer``: crafted on the ``original`` (undefended) model, evaluated on the defended one;
-    * ``surrogate`` (optional): crafted on a model trained to match the defended logits.
+    Columns (see :mod:`art_activation_defenses.evaluation.ensemble`): FGSM and PGD with
+    cross-entropy and the C&W logit margin, each with exact, BPDA (straight-through) and, for
+    randomized activations, EOT gradients, plus transfer from ``original`` and the optional
+    surrogate (all steps on the source); ART's APGD with cross-entropy and the targeted DLR loss
+    (exact and BPDA); ART's gradient-free Square attack. The FGSM and PGD columns also form the
+    legacy ``rows`` (one per family, white-box beside the adaptive columns). The masking flag
+    compares the white-box PGD (else FGSM) outcome with the worst case per sample: flagged when the
+    gap exceeds ``margin`` *and* an exact one-sided McNemar test gives ``p < alpha``. Every accuracy
+    carries a 95% Wilson interval; the indicators of attack failure (Pintor et al. 2022) are
+    computed from the runs; with ``minimal`` the minimal-perturbation audit (DeepFool, trust
+    region, FMN, exact and BPDA) runs as well. The classifier's gradient settings are restored.
 
-    Every attack uses the same PGD (same steps, same seeded random start), differentiating the
-    defended classifier itself in the named gradient mode, so only the loss or the gradient
-    path differs between columns. On the defended model a sample stops at its first
-    misclassified iterate; the transfer and surrogate columns take every step on their source
-    model (an iterate just past the source's boundary rarely fools the target). A row is flagged
-    when an adaptive or transfer attack beats the white-box one by more than ``margin`` accuracy
-    points (``masking_gap``), the textbook sign of gradient masking. ``gradient_masking_checks``
-    runs as well (zero gradients, probability outputs, randomness). The defended classifier's
-    gradient settings are restored afterwards, even on error.
+    | Paper link: https://arxiv.org/abs/2003.01690 (APGD, DLR), https://arxiv.org/abs/1912.00049 (Square),
+    | https://arxiv.org/abs/1802.00420 (BPDA, EOT), https://arxiv.org/abs/2106.09947 (indicators)
 
-    | Paper link: https://arxiv.org/abs/1802.00420 (BPDA, EOT), https://arxiv.org/abs/1608.04644 (margin loss)
-
-    :param defended: The defended ART classifier (a ``RetrofitClassifier``, or any ``PyTorchClassifier``;
-        BPDA needs our activation modules in its model, EOT a randomized ``RetrofitClassifier``).
-    :param original: The undefended model (``nn.Module`` or ART classifier) for the transfer
-        column; None skips it.
-    :param x: Inputs ``(n, *input_shape)`` (not modified).
-    :param y: True labels (indices or one-hot).
-    :param attacks: Subset of ``("fgsm", "pgd")`` (default both), one row each.
-    :param eps: L∞ budget, > 0 (default 0.1).
-    :param eps_step: PGD step (default ``2.5 * eps / max_iter``).
-    :param max_iter: PGD steps, >= 1 (default 40).
-    :param margin: Flag threshold in accuracy points, in [0, 1] (default 0.05).
-    :param surrogate: Add the surrogate-transfer column (default False).
-    :param surrogate_model: Architecture of the surrogate (default: the original's), re-initialised.
-    :param surrogate_epochs: Surrogate training epochs (default 30).
-    :param surrogate_data: Inputs the surrogate queries the defended model on (plus 4 Gaussian
-        copies each, sigma 0.1); default ``x`` itself.
-    :param surrogate_lr: Adam learning rate of the surrogate (default 1e-3).
-    :param eot_samples: Draws per EOT gradient (default 10).
+    :param defended: The defended ART ``PyTorchClassifier`` (``RetrofitClassifier`` for BPDA/EOT).
+    :param original: Undefended model (``nn.Module`` or ART classifier) for the transfer column;
+        None skips it.
+    :param x: Inputs ``(n, *input_shape)`` (not modified). :param y: Labels (indices or one-hot).
+    :param norm: ``"inf"`` (default) or ``2``.
+    :param budget: ``"quick"``, ``"standard"`` (default) or ``"thorough"`` (:data:`BUDGETS`); the
+        explicit parameters below override it.
+    :param attacks: Families among :data:`ATTACKS` (default all).
+    :param eps: Budget (default 0.1 for L∞, 1.5 for L2).
+    :param eps_step: PGD step (default 2.5 eps / max_iter).
+    :param max_iter: PGD steps. :param restarts: PGD random restarts.
+    :param apgd_iter: APGD iterations. :param apgd_restarts: APGD random starts.
+    :param dlr_targets: Target classes of APGD-DLR-T. :param square_queries: Square queries.
+    :param minimal: Run the minimal-perturbation audit.
+    :param margin: Masking threshold in accuracy points, in [0, 1] (default 0.05).
+    :param alpha: Significance level of the McNemar test (default 0.05).
+    :param surrogate: Add the surrogate-transfer columns. :param surrogate_model: Its architecture
+        (default the original's). :param surrogate_epochs: Its epochs (30). :param surrogate_data:
+        Its queries (default ``x``). :param surrogate_lr: Its Adam rate (1e-3).
+    :param eot_samples: Draws per EOT gradient (default from the budget).
     :param checks: Run ``gradient_masking_checks`` on up to 256 samples (default True).
-    :param batch_size: Batch size of attacks and predictions (default 128).
-    :param seed: Seed of the random starts and the surrogate (default 0).
-    :param verbose: Progress bar over the attack columns (default True).
-    :return: ``{"rows": [{"attack", "white_box", ..., "worst", "strongest", "gap", "flag"}], "columns",
-        "clean_accuracy", "original_clean_accuracy", "surrogate_agreement", "checks", "flagged",
-        "verdict", "settings", "defence", "n_samples", "seconds"}``; unavailable entries are None.
+    :param batch_size: Batch size (128). :param seed: Seed of every random draw (0).
+    :param verbose: Progress bar over the columns.
+    :return: Plain dict: ``robust_accuracy``, ``robust_interval``, ``ensemble`` (per column accuracy,
+        interval, ``broke_alone``), ``masking``, ``indicators``, ``minimal``, ``rows``/``columns``
+        (legacy FGSM/PGD table), ``clean_accuracy``, ``flagged``, ``verdict``, ``settings``, ...
     """
     start = time.perf_counter()
     if not isinstance(defended, PyTorchClassifier):
         raise ValueError(f"`defended` must be an ART PyTorchClassifier, got {type(defended).__name__}.")
     x_np, y_np = check_data(defended, x, y)
-    names = [attacks] if isinstance(attacks, str) else list(attacks)
+    p = parse_norm(norm)
+    if budget not in BUDGETS:
+        raise ValueError(f"`budget` must be one of {sorted(BUDGETS)}, got {budget!r}.")
+    names = list(ATTACKS) if attacks is None else [attacks] if isinstance(attacks, str) else list(attacks)
     if not names or any(a not in ATTACKS for a in names):
         raise ValueError(f"`attacks` must be a non-empty subset of {ATTACKS}, got {attacks!r}.")
-    eps = check_float("eps", eps)
-    max_iter = check_int("max_iter", max_iter, 1)
-    eps_step = 2.5 * eps / max_iter if eps_step is None else check_float("eps_step", eps_step)
+    eps = check_float("eps", (0.1 if p == np.inf else 1.5) if eps is None else eps)
+    values = (max_iter, restarts, apgd_iter, apgd_restarts, dlr_targets, square_queries)
+    given = dict(zip(_OVERRIDES, values, strict=True))
+    plan_budget = BUDGETS[budget]
+    for key, value in given.items():
+        if value is not None:
+            plan_budget = replace(plan_budget, **{key: check_int(key, value, 1)})  # type: ignore[arg-type]
+    if minimal is not None:
+        plan_budget = replace(plan_budget, minimal=bool(minimal))
+    if eot_samples is not None:
+        plan_budget = replace(plan_budget, eot_samples=check_int("eot_samples", eot_samples, 1))
+    b = plan_budget
+    eps_step = 2.5 * eps / b.max_iter if eps_step is None else check_float("eps_step", eps_step)
     margin = check_float("margin", margin, strict=False, high=1.0)
+    alpha = check_float("alpha", alpha, high=1.0)
     surrogate_epochs = check_int("surrogate_epochs", surrogate_epochs, 1)
     surrogate_lr = check_float("surrogate_lr", surrogate_lr)
-    eot_samples = check_int("eot_samples", eot_samples, 1)
     batch_size = check_int("batch_size", batch_size, 1)
     seed = check_int("seed", seed, 0)
     original_clf = None if original is None else as_classifier(original, defended)
@@ -164,15 +164,18 @@ def audit(
     if surrogate_data is not None:  # labels are not needed: the defended model labels the queries
         n_q = len(surrogate_data) if isinstance(surrogate_data, np.ndarray) and surrogate_data.ndim > 0 else 0
         queries = check_data(defended, surrogate_data, np.zeros(n_q, dtype=np.int64))[0]
-    columns = _columns(defended, original_clf is not None, surrogate)
 
-    clean = _accuracy(defended, x_np, y_np, batch_size)
-    original_clean = None if original_clf is None else _accuracy(original_clf, x_np, y_np, batch_size)
-    surrogate_clf, agreement = None, None
+    def predict_ok(clf: PyTorchClassifier, xs: np.ndarray) -> np.ndarray:
+        return np.asarray(clf.predict(xs, batch_size=batch_size)).argmax(1) == y_np
+
+    clean_ok = predict_ok(defended, x_np)
+    original_clean = None if original_clf is None else float(predict_ok(original_clf, x_np).mean())
+    crafters: dict[str, PyTorchClassifier] = {} if original_clf is None else {"original": original_clf}
+    agreement = None
     if surrogate:
         arch = surrogate_model if surrogate_model is not None else original_clf.model  # type: ignore[union-attr]
         with gradient_mode(defended, "exact"):
-            surrogate_clf, agreement = train_surrogate(
+            crafters["surrogate"], agreement = train_surrogate(
                 defended,
                 arch,
                 queries,
@@ -181,44 +184,59 @@ def audit(
                 batch_size=batch_size,
                 seed=seed,
             )
-
-    rows: list[dict[str, Any]] = []
+    loss_is_ce = isinstance(defended.loss, nn.CrossEntropyLoss)
+    columns = plan(
+        defended, names, has_original=original_clf is not None, surrogate=surrogate, loss_is_ce=loss_is_ce
+    )
+    ctx = Context(defended, crafters, x_np, y_np, p, eps, eps_step, b, batch_size, seed)
+    outcomes: dict[str, Outcome] = {}
     notes: list[str] = []
-    bar = tqdm(total=len(names) * len(columns), desc="audit", disable=not verbose)
-    for name in names:
-        steps = (eps, 1, False) if name == "fgsm" else (eps_step, max_iter, True)
-        row: dict[str, Any] = {"attack": name, "clean": clean}
-        for col in columns:
-            loss, mode, source, _ = COLUMNS[col]
-            bar.set_postfix_str(col)
-            kwargs: dict[str, Any] = {
-                "loss": loss, "eps": eps, "eps_step": steps[0], "max_iter": steps[1],
-                "random_init": steps[2], "seed": seed, "batch_size": batch_size,
-            }  # fmt: skip
-            try:
-                if source == "defended":
-                    with gradient_mode(defended, mode, eot_samples):
-                        x_adv = pgd(defended, x_np, y_np, **kwargs)
-                else:
-                    crafter = original_clf if source == "original" else surrogate_clf
-                    # all steps: an iterate frozen just past the source's boundary transfers poorly
-                    x_adv = pgd(crafter, x_np, y_np, early_stop=False, **kwargs)  # type: ignore[arg-type]
-                row[col] = _accuracy(defended, x_adv, y_np, batch_size)
-            except ValueError as err:  # e.g. non-PyTorch preprocessing cannot be differentiated here
-                row[col] = None
-                notes.append(f"{name}/{col}: not run ({err})")
-            bar.update(1)
-        adaptive = {c: row[c] for c in columns if c != "white_box" and row.get(c) is not None}
-        flag, strongest, gap = (
-            masking_gap(row["white_box"], adaptive, margin)
-            if row.get("white_box") is not None
-            else (False, None, 0.0)
-        )
-        finite = [row[c] for c in columns if row.get(c) is not None]
-        row.update(worst=min(finite) if finite else None, strongest=strongest, gap=gap, flag=flag)
-        rows.append(row)
+    bar = tqdm(total=len(columns), desc="audit", disable=not verbose)
+    for col in columns:
+        bar.set_postfix_str(col.key)
+        survivors = clean_ok.copy()
+        for o in outcomes.values():
+            survivors &= o.correct
+        try:
+            outcomes[col.key] = run_column(col, ctx, survivors)
+        except ValueError as err:  # e.g. non-PyTorch preprocessing cannot be differentiated here
+            notes.append(f"{col.key}: not run ({err})")
+        bar.update(1)
     bar.close()
 
+    result = _assemble(columns, outcomes, clean_ok, margin, alpha)
+    robust = np.asarray(result["per_sample_robust"], dtype=bool)
+    traces = [t for o in outcomes.values() for t in o.traces]
+    transfer = outcomes.get("pgd.transfer") or outcomes.get("fgsm.transfer")
+    result["indicators"] = {
+        "silent_success": ind.silent_success(robust, traces),
+        "incomplete_optimisation": ind.incomplete_optimisation(
+            robust, [t for t in traces if t.objective.shape[0] > 1]
+        ),
+        "transfer_failure": ind.transfer_failure(
+            clean_ok,
+            None if transfer is None else transfer.source_fooled,
+            None if transfer is None else transfer.correct,
+        ),
+        "unavailable_gradients": ind.unavailable_gradients(
+            {k: (o.correct, o.traces) for k, o in outcomes.items()}
+        ),
+        "unstable_predictions": ind.unstable_predictions(defended, x_np, batch_size=batch_size),
+        "non_converging_restarts": ind.non_converging_restarts(
+            {
+                k: o.restarts
+                for k, o in outcomes.items()
+                if k.startswith("pgd.") and not k.endswith(("transfer", "surrogate"))
+            }
+        ),
+    }
+    result["minimal"] = None
+    if b.minimal:
+        bpda_ok = any(c.mode == "bpda" for c in columns) or isinstance(defended, RetrofitClassifier)
+        result["minimal"] = minimal_audit(
+            defended, x_np, y_np, clean_ok, norm=p, modes=["exact"] + (["bpda"] if bpda_ok else []),
+            steps=b.minimal_iter, batch_size=batch_size, seed=seed,
+        )  # fmt: skip
     check_report = None
     if checks:
         n_checks = min(len(x_np), 256)
@@ -226,115 +244,96 @@ def audit(
             check_report = gradient_masking_checks(
                 defended, x_np[:n_checks], y_np[:n_checks], batch_size=batch_size, warn=False
             )
-    flagged = any(r["flag"] for r in rows)
-    result: dict[str, Any] = {
-        "defence": repr(defended),
-        "columns": columns,
-        "rows": rows,
-        "clean_accuracy": clean,
-        "original_clean_accuracy": original_clean,
-        "surrogate_agreement": agreement,
-        "checks": check_report,
-        "flagged": flagged,
-        "notes": notes,
-        "settings": {
-            "attacks": names,
-            "eps": eps,
-            "eps_step": eps_step,
-            "max_iter": max_iter,
-            "norm": "inf",
-            "margin": margin,
-            "surrogate": surrogate,
-            "surrogate_epochs": surrogate_epochs,
-            "surrogate_lr": surrogate_lr,
-            "eot_samples": eot_samples,
-            "seed": seed,
-            "batch_size": batch_size,
-        },  # fmt: skip
-        "n_samples": int(len(x_np)),
-    }
-    result["verdict"] = _verdict(result)
+    result.update(
+        defence=repr(defended),
+        original_clean_accuracy=original_clean,
+        surrogate_agreement=agreement,
+        checks=check_report,
+        notes=notes,
+        n_samples=int(len(x_np)),
+        settings={
+            "norm": "inf" if p == np.inf else 2, "budget": budget, "attacks": names, "eps": eps,
+            "eps_step": eps_step, "max_iter": b.max_iter, "restarts": b.restarts, "apgd_iter": b.apgd_iter,
+            "apgd_restarts": b.apgd_restarts, "dlr_targets": b.dlr_targets,
+            "square_queries": b.square_queries,
+            "minimal": b.minimal, "minimal_iter": b.minimal_iter, "margin": margin, "alpha": alpha,
+            "surrogate": surrogate, "surrogate_epochs": surrogate_epochs, "surrogate_lr": surrogate_lr,
+            "eot_samples": b.eot_samples, "seed": seed, "batch_size": batch_size,
+        },
+    )  # fmt: skip
+    result["verdict"] = verdict(result)
     result["seconds"] = time.perf_counter() - start
-    if flagged:
+    if result["flagged"]:
         warnings.warn(f"audit: {result['verdict']}", stacklevel=2)
     return result
 
 
-def _pct(v: float | None) -> str:
-    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.1f}%"
-
-
-def _verdict(result: dict[str, Any]) -> str:
-    margin = result["settings"]["margin"]
-    parts: list[str] = []
-    flagged = [r for r in result["rows"] if r["flag"]]
-    for r in flagged:
-        parts.append(
-            f"{r['attack'].upper()}: {COLUMNS[r['strongest']][3]} brings accuracy to "
-            f"{_pct(r[r['strongest']])} "
-            f"against {_pct(r['white_box'])} white-box (gap {_pct(r['gap'])} > margin {_pct(margin)})"
-        )
-    if flagged:
-        worst = min(r["worst"] for r in result["rows"] if r["worst"] is not None)
-        text = (
-            "GRADIENT MASKING SUSPECTED. "
-            + "; ".join(parts)
-            + f". Report the worst-case accuracy ({_pct(worst)}), "
-            "not the white-box number."
-        )
-    else:
-        text = (
-            "No sign of gradient masking: no adaptive or transfer attack beats the white-box one "
-            "by more than "
-            f"{_pct(margin)}."
-        )
-    checks = result.get("checks")
-    if checks and checks.get("warnings"):
-        text += f" Sanity checks: zero-gradient share {_pct(checks['zero_gradient_share'])}; " + " ".join(
-            checks["warnings"]
-        )
-    return text
-
-
-def render_audit_markdown(result: dict[str, Any], *, title: str | None = None) -> str:
-    """
-    Render an :func:`audit` result (or its JSON) as a Markdown table with the verdict.
-
-    :param result: The dict returned by :func:`audit`.
-    :param title: Optional heading.
-    :return: Markdown text.
-    """
-    missing = [k for k in ("rows", "columns", "settings", "verdict") if k not in result]
-    if missing:
-        raise ValueError(f"`result` is not an audit result: missing keys {missing}.")
-    cols = list(result["columns"])
-    s = result["settings"]
-    lines = [f"### {title}", ""] if title else []
-    lines.append(
-        f"L∞ eps={s['eps']:g}, PGD {s['max_iter']} steps of {s['eps_step']:.4g}, "
-        f"n={result.get('n_samples')}, "
-        f"clean accuracy {_pct(result['clean_accuracy'])}"
-        + (
-            f" (original {_pct(result['original_clean_accuracy'])})"
-            if result.get("original_clean_accuracy") is not None
-            else ""
-        )
-        + (
-            f", surrogate agreement {_pct(result['surrogate_agreement'])}"
-            if result.get("surrogate_agreement") is not None
-            else ""
-        )
-        + "."
-    )
-    lines.append("")
-    header = ["attack"] + [COLUMNS[c][3] for c in cols] + ["worst", "flag"]
-    lines.append("| " + " | ".join(header) + " |")
-    lines.append("|" + "---|" * len(header))
-    for r in result["rows"]:
-        flag = f"**MASKING** ({COLUMNS[r['strongest']][3]}, −{_pct(r['gap'])})" if r["flag"] else "ok"
-        cells = [r["attack"].upper()] + [_pct(r.get(c)) for c in cols] + [_pct(r.get("worst")), flag]
-        lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", f"Verdict: {result['verdict']}"]
-    for note in result.get("notes") or []:
-        lines.append(f"- {note}")
-    return "\n".join(lines) + "\n"
+def _assemble(
+    columns: list[Column], outcomes: dict[str, Outcome], clean_ok: np.ndarray, margin: float, alpha: float
+) -> dict[str, Any]:
+    """Per-column accuracies with intervals, the per-sample worst case, who broke what alone, the
+    masking test, and the legacy FGSM/PGD rows."""
+    n = len(clean_ok)
+    ran = [c for c in columns if c.key in outcomes]
+    ok = {c.key: outcomes[c.key].correct & clean_ok for c in ran}
+    robust = clean_ok.copy()
+    for v in ok.values():
+        robust &= v
+    ensemble: list[dict[str, Any]] = []
+    for c in ran:
+        others = np.ones(n, dtype=bool) & clean_ok
+        for k, v in ok.items():
+            if k != c.key:
+                others &= v
+        evaluated = outcomes[c.key].evaluated
+        full = evaluated is None  # a survivors-only column has no accuracy of its own
+        ensemble.append({
+            "key": c.key, "title": c.title, "family": c.family, "loss": c.loss, "mode": c.mode,
+            "source": c.source, "accuracy": float(ok[c.key].mean()) if full else None,
+            "interval": accuracy_interval(ok[c.key]) if full else None,
+            "evaluated": n if evaluated is None else int(evaluated.sum()),
+            "broke_alone": int((others & ~ok[c.key]).sum()),
+        })  # fmt: skip
+    reference = next((k for k in ("pgd.white_box", "fgsm.white_box") if k in ok), None)
+    masking: dict[str, Any] = {"reference": reference, "flag": False}
+    if reference is not None:
+        masking.update(masking_test(ok[reference], robust, margin, alpha))
+        adaptive = [e for e in ensemble if e["key"] != reference and e["accuracy"] is not None]
+        masking["strongest"] = min(adaptive, key=lambda e: e["accuracy"])["key"] if adaptive else None
+    rows, legacy_cols = [], []
+    for fam in ("fgsm", "pgd"):
+        keys = [c for c in ran if c.family == fam]
+        if not keys:
+            continue
+        row: dict[str, Any] = {"attack": fam, "clean": float(clean_ok.mean())}
+        worst = clean_ok.copy()
+        for c in keys:
+            row[c.variant] = float(ok[c.key].mean())
+            worst &= ok[c.key]
+            if c.variant not in legacy_cols:
+                legacy_cols.append(c.variant)
+        row.update(worst=float(worst.mean()), strongest=None, gap=0.0, flag=False, p_value=1.0)
+        white = f"{fam}.white_box"
+        adaptive_keys = [c.key for c in keys if c.key != white]
+        if white in ok and adaptive_keys:
+            strongest = min(adaptive_keys, key=lambda k: int(ok[k].sum()))
+            test = masking_test(ok[white], ok[strongest], margin, alpha)
+            row.update(
+                strongest=strongest.split(".", 1)[1],
+                gap=test["gap"],
+                flag=test["flag"],
+                p_value=test["p_value"],
+            )
+        rows.append(row)
+    return {
+        "robust_accuracy": float(robust.mean()),
+        "robust_interval": accuracy_interval(robust),
+        "clean_accuracy": float(clean_ok.mean()),
+        "clean_interval": accuracy_interval(clean_ok),
+        "ensemble": ensemble,
+        "masking": masking,
+        "flagged": bool(masking["flag"] or any(r["flag"] for r in rows)),
+        "rows": rows,
+        "columns": legacy_cols,
+        "per_sample_robust": robust.astype(int).tolist(),
+    }

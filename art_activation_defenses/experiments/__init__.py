@@ -75,7 +75,21 @@ def reproduce(
         )
     if out is None:
         out = Path("results") / (name + (f"-{dataset}" if dataset else "") + ("-quick" if quick else ""))
-    ctx = ExperimentContext(name, Path(out), data_dir=data_dir, quick=quick, seed=seed, verbose=verbose)
+    table = (
+        variants[dataset]
+        if variants is not None and dataset is not None
+        else getattr(module, "SETTINGS", None)
+    )
+    budgets = table.get(quick) if isinstance(table, dict) else None
+    ctx = ExperimentContext(
+        name,
+        Path(out),
+        data_dir=data_dir,
+        quick=quick,
+        seed=seed,
+        verbose=verbose,
+        settings={"dataset": dataset, "budgets": budgets},  # the cell store is keyed by these too
+    )
     results: dict[str, Any] = module.run(ctx) if dataset is None else module.run(ctx, dataset=dataset)
     results.setdefault("name", name)
     path = ctx.write(results)

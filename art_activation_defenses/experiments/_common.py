@@ -63,5 +63,8 @@ def write_json(data: Any, path: str | os.PathLike[str]) -> Path:
     with os.fdopen(fd, "w") as handle:
         json.dump(to_jsonable(data), handle, indent=2, sort_keys=False)
         handle.write("\n")
+    mask = os.umask(0)  # mkstemp creates 0600; give the file the mode a plain open() would
+    os.umask(mask)
+    os.chmod(tmp, 0o666 & ~mask)
     os.replace(tmp, path)
     return path

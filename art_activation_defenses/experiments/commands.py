@@ -8,22 +8,86 @@ from __future__ import annotations
 
 import importlib
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+import torch
 from art.estimators.classification import PyTorchClassifier
 from torch import nn
 
+from art_activation_defenses.activations import retrofit
 from art_activation_defenses.activations.registry import activation_class, create_activation
 from art_activation_defenses.data import dataset_info, load_dataset
 from art_activation_defenses.estimators import RetrofitClassifier
 from art_activation_defenses.experiments._common import environment, write_json
 from art_activation_defenses.models import MODELS, build_model
-from art_activation_defenses.training import evaluate, fit, load_checkpoint, save_checkpoint, set_seed
+from art_activation_defenses.training import evaluate, fit, load_checkpoint, read_checkpoint, save_checkpoint
 
-__all__ = ["load_model", "train_model", "evaluate_model", "tune_model", "detect_model"]
+__all__ = [
+    "checkpoint_settings",
+    "load_model",
+    "train_model",
+    "evaluate_model",
+    "tune_model",
+    "detect_model",
+]
+
+DEFAULT_MODEL = "lenet-like"
+DEFAULT_DATASET = "digits"
+
+
+def checkpoint_settings(
+    weights: str | Path | None,
+    *,
+    model: str | None = None,
+    dataset: str | None = None,
+    model_kwargs: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The model, dataset and model kwargs to use with ``weights``: the given ones, else what the
+    checkpoint records (``train`` writes them), else ``lenet-like`` on ``digits``.
+
+    :return: ``{"model", "dataset", "model_kwargs", "metadata"}``.
+    :raises ValueError: The checkpoint cannot be read, or it records an input shape that the
+        dataset does not have.
+    """
+    meta = read_checkpoint(weights)[1] if weights is not None else {}
+    kwargs = model_kwargs if model_kwargs is not None else meta.get("model_kwargs")
+    resolved: dict[str, Any] = {
+        "model": model or meta.get("model") or DEFAULT_MODEL,
+        "dataset": dataset or meta.get("dataset") or DEFAULT_DATASET,
+        "model_kwargs": dict(kwargs or {}),
+        "metadata": meta,
+    }
+    shape = meta.get("input_shape")
+    if shape is not None:
+        data_shape = tuple(dataset_info(resolved["dataset"])["input_shape"])
+        if tuple(shape) != data_shape:
+            raise ValueError(
+                f"`weights={str(weights)!r}` holds a model for inputs {tuple(shape)} (trained on "
+                f"{meta.get('dataset')!r}), but `dataset={resolved['dataset']!r}` has inputs {data_shape}; "
+                f"pass `dataset={meta.get('dataset')!r}` or leave it out."
+            )
+    return resolved
+
+
+def _factory_model(spec: str, kwargs: Mapping[str, Any]) -> nn.Module:
+    module_name, _, attr = spec.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError, ValueError) as err:
+        raise ValueError(f"Cannot import `model={spec!r}`: {err}.") from None
+    try:
+        model = factory(**kwargs)
+    except TypeError as err:
+        raise ValueError(
+            f"`model={spec!r}` cannot be built from `model_kwargs={dict(kwargs)}`: {err}."
+        ) from None
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"`model={spec!r}` returned {type(model).__name__}, not a torch.nn.Module.")
+    return model
 
 
 def load_model(
@@ -33,32 +97,40 @@ def load_model(
     *,
     weights: str | Path | None = None,
     model_kwargs: Mapping[str, Any] | None = None,
+    activation: str | None = None,
+    activation_params: Mapping[str, float] | None = None,
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Build a model from a zoo name or an import path ``package.module:Factory`` and load weights.
 
     :param spec: Zoo name (``"lenet-like"``...) or ``"module.path:ClassOrFunction"``; a class or
         function from an import path is called with ``**model_kwargs``.
     :param weights: A ``state_dict`` file (ours or a plain ``torch.save(model.state_dict())``),
-        loaded with ``weights_only=True``.
+        loaded with ``weights_only=True``. A checkpoint that records a training activation
+        (``train --activation brelu``) is rebuilt with that activation, unless ``activation`` is given.
+    :param activation: Build the model with this activation in place of its ReLUs (the training
+        activation); ``activation_params`` are its parameters.
     :return: The model (eval mode) and the checkpoint metadata.
     """
     kwargs = dict(model_kwargs or {})
+    meta: dict[str, Any] = read_checkpoint(weights)[1] if weights is not None else {}
+    if activation is None and meta.get("activation"):
+        activation, activation_params = str(meta["activation"]), meta.get("activation_params") or {}
+    params: dict[str, Any] = dict(activation_params or {})
+    if activation is not None:
+        create_activation(activation, **params)  # validate now, not inside the model factory
     if spec in MODELS:
+        if activation is not None:
+            name = activation
+            kwargs["activation"] = lambda: create_activation(name, **params)
         model = build_model(spec, tuple(input_shape), nb_classes, **kwargs)
     elif ":" in spec:
-        module_name, _, attr = spec.partition(":")
-        try:
-            factory = getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError) as err:
-            raise ValueError(f"Cannot import `model={spec!r}`: {err}.") from err
-        model = factory(**kwargs)
-        if not isinstance(model, nn.Module):
-            raise ValueError(f"`model={spec!r}` returned {type(model).__name__}, not a torch.nn.Module.")
+        model = _factory_model(spec, kwargs)
+        if activation is not None:
+            model = retrofit(model, activation, copy=False, **params).model
     else:
         raise ValueError(
             f"Unknown `model={spec!r}`: a zoo name {sorted(MODELS)} or 'package.module:Factory'."
         )
-    meta: dict[str, Any] = {}
     if weights is not None:
         meta = load_checkpoint(model, weights)
     return model.eval(), meta
@@ -87,9 +159,9 @@ def _defended(
 
 
 def train_model(
-    model: str,
+    model: str = DEFAULT_MODEL,
     *,
-    dataset: str = "digits",
+    dataset: str = DEFAULT_DATASET,
     data_dir: str | None = None,
     out: str | Path = "model.pt",
     epochs: int = 10,
@@ -101,23 +173,38 @@ def train_model(
     seed: int = 0,
     verbose: bool = True,
 ) -> dict[str, Any]:
-    """Train a zoo model (optionally with a defence activation, e.g. bounded ReLU t=1) and save it.
+    """Train a zoo model or your own (``"package.module:Factory"``, built with ``model_kwargs``),
+    optionally with a defence activation in place of its ReLUs (e.g. bounded ReLU t=1), and save it.
+
+    The checkpoint records the model, its kwargs, the dataset, input shape and number of classes, so
+    ``evaluate_model``/``tune_model`` (and the commands) need only ``weights``. The weights are
+    initialised from ``seed`` without touching torch's global generator.
 
     :return: Metadata written into the checkpoint (model, dataset, accuracies, settings).
     """
     info = dataset_info(dataset)
-    kwargs = dict(model_kwargs or {})
-    if activation is not None:
-        params = dict(activation_params or {})
-        create_activation(activation, **params)  # validate now, not inside the model factory
-        kwargs["activation"] = lambda: create_activation(activation, **params)
+    if activation_params and activation is None:
+        raise ValueError(
+            f"`activation_params={dict(activation_params)}` needs `activation` (e.g. activation='brelu'); "
+            "without it the model trains with plain ReLU."
+        )
     x, y = load_dataset(dataset, data_dir, "train")
     x_test, y_test = load_dataset(dataset, data_dir, "test")
-    set_seed(seed)
-    net = build_model(model, info["input_shape"], info["nb_classes"], **kwargs)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net, _ = load_model(
+            model,
+            info["input_shape"],
+            info["nb_classes"],
+            model_kwargs=model_kwargs,
+            activation=activation,
+            activation_params=activation_params,
+        )
     history = fit(net, x, y, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, verbose=verbose)
     meta = {
         "model": model,
+        "input_shape": list(info["input_shape"]),
+        "nb_classes": int(info["nb_classes"]),
         "model_kwargs": {k: v for k, v in (model_kwargs or {}).items()},
         "activation": activation,
         "activation_params": dict(activation_params or {}),
@@ -133,13 +220,27 @@ def train_model(
     return meta
 
 
+def _random_weights_check(weights: str | Path | None, allow_random_weights: bool, what: str) -> None:
+    if weights is None:
+        if not allow_random_weights:
+            raise ValueError(
+                f"`weights` is None: {what} an untrained, randomly initialised model; pass the trained "
+                "model's checkpoint (or allow_random_weights=True to do it anyway)."
+            )
+        warnings.warn(
+            f"NO WEIGHTS: {what} a randomly initialised model; its numbers say nothing about a trained one.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def evaluate_model(
-    model: str,
+    model: str | None = None,
     *,
     weights: str | Path | None,
     activation: str,
     activation_params: Mapping[str, float],
-    dataset: str = "digits",
+    dataset: str | None = None,
     data_dir: str | None = None,
     layers: Sequence[str] | None = None,
     attacks: Sequence[str] = ("fgsm", "pgd"),
@@ -151,16 +252,22 @@ def evaluate_model(
     out: str | Path = "evaluation",
     seed: int = 0,
     verbose: bool = True,
+    allow_random_weights: bool = False,
 ) -> dict[str, Any]:
     """Retrofit a user's model with a defence and run the adaptive-attack audit on it.
 
-    Writes ``audit.json`` and ``audit.md`` into ``out``.
+    ``model``, ``dataset`` and ``model_kwargs`` default to what the checkpoint records (see
+    :func:`checkpoint_settings`). ``weights=None`` (a random model) is refused unless
+    ``allow_random_weights`` is set. Writes ``audit.json`` and ``audit.md`` into ``out``.
     """
     from art_activation_defenses.evaluation import audit, render_audit_markdown
 
+    _random_weights_check(weights, allow_random_weights, "auditing")
+    settings = checkpoint_settings(weights, model=model, dataset=dataset, model_kwargs=model_kwargs)
+    model, dataset = settings["model"], settings["dataset"]
     info, x, y = _data(dataset, data_dir, n_eval)
     net, meta = load_model(
-        model, info["input_shape"], info["nb_classes"], weights=weights, model_kwargs=model_kwargs
+        model, info["input_shape"], info["nb_classes"], weights=weights, model_kwargs=settings["model_kwargs"]
     )
     relu, defended = _defended(net, info, activation, activation_params, layers)
     result = audit(
@@ -192,13 +299,13 @@ def evaluate_model(
 
 
 def tune_model(
-    model: str,
+    model: str | None = None,
     *,
     weights: str | Path | None,
     activation: str,
     values: Sequence[float],
     param: str | None = None,
-    dataset: str = "digits",
+    dataset: str | None = None,
     data_dir: str | None = None,
     layers: Sequence[str] | None = None,
     max_accuracy_drop: float = 0.01,
@@ -207,19 +314,26 @@ def tune_model(
     model_kwargs: Mapping[str, Any] | None = None,
     out: str | Path = "tuning",
     verbose: bool = True,
+    select_by: str = "min",
+    allow_random_weights: bool = False,
 ) -> dict[str, Any]:
     """Trade-off curve of an activation parameter on validation data.
 
-    Writes ``tune.json`` and ``tradeoff.png`` into ``out``.
+    Writes ``tune.json`` and ``tradeoff.png`` into ``out``. ``model``, ``dataset`` and
+    ``model_kwargs`` default to what the checkpoint records; ``select_by`` (default ``"min"``, the
+    worst case of white-box and BPDA ρ) is passed to :func:`~art_activation_defenses.defences.tune_kappa`.
 
     The validation images are the *first* ``n_eval`` images of the test split; report robustness on
     other images than those used to tune.
     """
     from art_activation_defenses.defences import plot_tradeoff, tune_kappa
 
+    _random_weights_check(weights, allow_random_weights, "tuning on")
+    settings = checkpoint_settings(weights, model=model, dataset=dataset, model_kwargs=model_kwargs)
+    model, dataset = settings["model"], settings["dataset"]
     info, x, y = _data(dataset, data_dir, n_eval)
     net, _ = load_model(
-        model, info["input_shape"], info["nb_classes"], weights=weights, model_kwargs=model_kwargs
+        model, info["input_shape"], info["nb_classes"], weights=weights, model_kwargs=settings["model_kwargs"]
     )
     name = param or activation_class(activation).param_names[0]
     start = {name: float(values[0])}
@@ -232,7 +346,8 @@ def tune_model(
         attack=cast(Any, attack),
         param=name,
         max_accuracy_drop=max_accuracy_drop,
-        verbose=verbose,  # type: ignore[arg-type]
+        select_by=cast(Any, select_by),
+        verbose=verbose,
     )
     result.update(model=model, dataset=dataset, activation=activation, environment=environment())
     out = Path(out)

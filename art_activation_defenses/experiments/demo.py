@@ -32,7 +32,7 @@ from art_activation_defenses.metrics import masking_gap, relative_perturbation, 
 from art_activation_defenses.models import build_model
 from art_activation_defenses.training import evaluate, fit, set_seed
 
-__all__ = ["DemoConfig", "run_demo", "DEMO_COLUMNS"]
+__all__ = ["DemoConfig", "run_demo", "DEMO_COLUMNS", "CSV_COLUMNS", "COLUMN_NOTES"]
 
 #: Per-dataset defaults: training epochs, learning rate, kappa grid, PGD budget.
 _DEFAULTS: dict[str, dict[str, Any]] = {
@@ -76,6 +76,25 @@ DEMO_COLUMNS = [
     ("masking_flag", "masking?"),
 ]
 
+#: What each column of results.csv / results.md holds (rendered into the report's header).
+COLUMN_NOTES: dict[str, str] = {
+    "model": "ReLU (the trained LeNetLike) or JumpReLU (its ReLUs swapped, no retraining)",
+    "kappa": "JumpReLU threshold κ (0 = ReLU)",
+    "clean_accuracy": "accuracy on the unperturbed test images",
+    "pgd_accuracy": "accuracy under white-box PGD (the model's own gradient)",
+    "pgd_bpda_accuracy": "accuracy under PGD with BPDA gradients (ReLU derivative in the backward pass)",
+    "pgd_transfer_accuracy": "accuracy on the PGD examples crafted on the ReLU model (gray-box transfer)",
+    "deepfool_fool_rate": "share of images DeepFool-L2 misclassifies",
+    "deepfool_rho": "mean ‖δ‖₂/‖x‖₂ of DeepFool-L2 over the images it fooled",
+    "deepfool_bpda_fool_rate": "the same with BPDA gradients",
+    "deepfool_bpda_rho": "the same with BPDA gradients",
+    "masking_flag": "true when an adaptive column beats white-box PGD by more than the margin",
+    "strongest_adaptive": "CSV only: the adaptive column with the lowest accuracy (pgd_bpda_accuracy or "
+    "pgd_transfer_accuracy; empty for ReLU)",
+    "masking_gap": "CSV only: white-box PGD accuracy minus the strongest adaptive one (> margin: flagged)",
+}
+CSV_COLUMNS = [c for c, _ in DEMO_COLUMNS] + ["strongest_adaptive", "masking_gap"]
+
 
 @dataclass
 class DemoConfig:
@@ -92,6 +111,8 @@ class DemoConfig:
     :param deepfool_max_iter: DeepFool iterations.
     :param masking_margin: Accuracy gap (adaptive below white-box) that raises the flag.
     :param seed: Seed of training, data order and attacks.
+    :param threads: torch intra-op threads for the run (restored afterwards); ``None`` keeps the
+        current setting. Numbers are identical across runs for the same seed *and* thread count.
     """
 
     dataset: str = "digits"
@@ -106,6 +127,7 @@ class DemoConfig:
     deepfool_max_iter: int = 50
     masking_margin: float = 0.05
     seed: int = 0
+    threads: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def resolved(self) -> DemoConfig:
@@ -128,6 +150,10 @@ class DemoConfig:
                 raise ValueError(f"`{name}` must be >= 1, got {getattr(out, name)!r}.")
         if not 0 < out.eps <= 1:
             raise ValueError(f"`eps` must lie in (0, 1], got {out.eps!r}.")
+        if out.threads is not None and (
+            isinstance(out.threads, bool) or not isinstance(out.threads, int) or out.threads < 1
+        ):
+            raise ValueError(f"`threads` must be a positive int or None, got {out.threads!r}.")
         return out
 
 
@@ -182,6 +208,16 @@ def run_demo(
     :param verbose: Show progress bars.
     """
     cfg = (config or DemoConfig()).resolved()
+    saved_threads = torch.get_num_threads()
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _run(cfg, out, verbose)
+    finally:
+        torch.set_num_threads(saved_threads)
+
+
+def _run(cfg: DemoConfig, out: str | Path | None, verbose: bool) -> dict[str, Any]:
     start = time.perf_counter()
     info = dataset_info(cfg.dataset)
     x_train, y_train = load_dataset(cfg.dataset, cfg.data_dir, "train", limit=cfg.n_train)
@@ -222,7 +258,7 @@ def run_demo(
     bar.close()
     results: dict[str, Any] = {
         "name": "demo",
-        "config": asdict(cfg),
+        "config": {**asdict(cfg), "threads": torch.get_num_threads()},
         "dataset_note": _dataset_note(cfg.dataset),
         "model": "lenet-like",
         "train": {
@@ -232,6 +268,7 @@ def run_demo(
         },
         "test_accuracy_full_split": evaluate(model, *load_dataset(cfg.dataset, cfg.data_dir, "test")),
         "rows": rows,
+        "columns": {c: COLUMN_NOTES.get(c, "") for c in CSV_COLUMNS},
         "environment": environment(),
         "wall_seconds": time.perf_counter() - start,
     }
@@ -239,9 +276,7 @@ def run_demo(
         out = Path(out)
         write_json(results, out / "results.json")
         (out / "results.md").write_text(render_demo_markdown(results, DEMO_COLUMNS), encoding="utf-8")
-        write_csv(
-            rows, [c for c, _ in DEMO_COLUMNS] + ["strongest_adaptive", "masking_gap"], out / "results.csv"
-        )
+        write_csv(rows, CSV_COLUMNS, out / "results.csv")
         plot_kappa_tradeoff(results, out / "kappa_tradeoff.png")
     return results
 

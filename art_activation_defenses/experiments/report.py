@@ -72,6 +72,7 @@ def render_demo_markdown(results: dict[str, Any], columns: Sequence[tuple[str, s
         "while predicting with JumpReLU; *gray-box* evaluates on JumpReLU the examples crafted on "
         "the ReLU model. A row is flagged when one of them beats white-box PGD by more than "
         f"{cfg['masking_margin']:.2f} accuracy: its white-box number overstates robustness.\n",
+        _column_notes(results.get("columns") or {}, columns),
         markdown_table(results["rows"], columns),
     ]
     if flagged:
@@ -80,20 +81,43 @@ def render_demo_markdown(results: dict[str, Any], columns: Sequence[tuple[str, s
             + ", ".join(format_value(r["kappa"]) for r in flagged)
             + "}: report the adaptive accuracy, not the white-box one.\n"
         )
-    parts.append(f"\nWall time {results['wall_seconds']:.1f} s.\n")
+    env = results.get("environment") or {}
+    threads = cfg.get("threads", env.get("torch_threads"))
+    parts.append(
+        f"\nWall time {results['wall_seconds']:.1f} s, {threads} torch thread(s), seed {cfg.get('seed')}. "
+        "Reproducible means: the same seed, thread count and library versions give identical numbers; "
+        "another thread count changes the floating-point summation order and can move them slightly.\n"
+    )
     return "\n".join(parts)
 
 
+def _column_notes(notes: dict[str, str], columns: Sequence[tuple[str, str]]) -> str:
+    """A bullet list ``header (csv key): meaning`` for every documented column."""
+    headers = dict(columns)
+    lines = [f"- **{headers.get(key, key)}** (`{key}`): {text}" for key, text in notes.items() if text]
+    return ("Columns (results.md and results.csv):\n\n" + "\n".join(lines) + "\n") if lines else ""
+
+
 def plot_kappa_tradeoff(results: dict[str, Any], path: str | os.PathLike[str]) -> Path:
-    """Accuracy (clean, white-box, adaptive) and relative DeepFool perturbation against kappa."""
+    """Accuracy (clean, white-box, adaptive) and relative DeepFool perturbation against kappa.
+
+    Both axes start at 0 (accuracy runs to 1); the title states the attacks, ε and n; flagged κ
+    (an adaptive attack beat white-box PGD) carry a red ⚠ and a shaded band; the legend sits
+    below the panels, off the data.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
+    cfg = results["config"]
     rows = sorted(results["rows"], key=lambda r: r["kappa"])
     kappas = [r["kappa"] for r in rows]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    width = 0.03 * ((max(kappas) - min(kappas)) or 1.0)
+    flagged = [r["kappa"] for r in rows if r.get("masking_flag")]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4.6))
     series = [
         ("clean_accuracy", "clean", "o-"),
         ("pgd_accuracy", "PGD white-box", "s-"),
@@ -105,19 +129,41 @@ def plot_kappa_tradeoff(results: dict[str, Any], path: str | os.PathLike[str]) -
         if pts:
             ax1.plot(*zip(*pts, strict=True), style, label=label)
     ax1.set(xlabel="κ (0 = ReLU)", ylabel="accuracy", ylim=(0, 1.02), title="Accuracy vs κ")
-    ax1.legend(fontsize=8)
-    ax1.grid(alpha=0.3)
+    rhos: list[float] = []
     for key, label, style in (
-        ("deepfool_rho", "white-box", "o-"),
-        ("deepfool_bpda_rho", "BPDA (adaptive)", "v--"),
+        ("deepfool_rho", "DeepFool-L2 ρ white-box", "o-"),
+        ("deepfool_bpda_rho", "DeepFool-L2 ρ BPDA (adaptive)", "v--"),
     ):
-        values = [r.get(key) for r in rows]
-        ax2.plot(kappas, [float("nan") if v is None else v for v in values], style, label=label)
-    ax2.legend(fontsize=8)
-    ax2.set(xlabel="κ (0 = ReLU)", ylabel="mean ‖δ‖₂/‖x‖₂ (DeepFool-L2)", title="Minimal perturbation vs κ")
-    ax2.grid(alpha=0.3)
-    fig.suptitle(f"JumpReLU trade-off on {results['config']['dataset']}")
-    fig.tight_layout()
+        values = [float("nan") if r.get(key) is None else float(r[key]) for r in rows]
+        rhos += [v for v in values if not math.isnan(v)]
+        ax2.plot(kappas, values, style, label=label, color="tab:purple" if "BPDA" in label else "tab:brown")
+    ax2.set(
+        xlabel="κ (0 = ReLU)",
+        ylabel="mean ρ = ‖δ‖₂/‖x‖₂ (fooled images)",
+        ylim=(0, 1.15 * max(rhos or [1.0])),
+        title="Minimal perturbation vs κ",
+    )
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+        for k in flagged:
+            ax.axvspan(k - width, k + width, color="red", alpha=0.12, lw=0)
+    for k in flagged:
+        ax1.annotate("⚠", (k, 1.0), color="red", ha="center", va="top", fontsize=13)
+    handles, labels = [], []
+    for ax in (ax1, ax2):
+        h, lab = ax.get_legend_handles_labels()
+        handles += h
+        labels += lab
+    if flagged:
+        handles += [Patch(color="red", alpha=0.12), Line2D([], [], color="red", marker="$⚠$", linestyle="")]
+        labels += ["flagged: an adaptive attack beat white-box PGD", "flagged κ"]
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize="small", frameon=False)
+    fig.suptitle(
+        f"JumpReLU trade-off on {cfg['dataset']}: PGD L∞ ε = {cfg['eps']:g} ({cfg['pgd_steps']} steps), "
+        f"DeepFool-L2 ({cfg['deepfool_max_iter']} iterations), n = {cfg['n_eval']} test images",
+        fontsize=10,
+    )
+    fig.tight_layout(rect=(0, 0.13, 1, 1))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)

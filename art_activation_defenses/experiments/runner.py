@@ -36,13 +36,31 @@ def cell_key(cell: Mapping[str, Any]) -> str:
 class CellStore:
     """A JSON file of finished cells, keyed by :func:`cell_key`; rewritten after each cell.
 
+    The store as a whole is keyed by ``settings``: everything its cells depend on that the
+    cells themselves do not name (seed, quick/full, dataset, budgets, versions). Opening a
+    store written with other settings raises a :class:`ValueError` naming the settings that
+    differ, so finished cells are never silently reused under other settings.
+
     :param path: The JSON file (created with its folder when missing).
-    :param meta: Facts recorded once with the store (seed, versions, config).
+    :param meta: Facts recorded once with the store (versions, config); not compared.
+    :param settings: The settings the cells depend on (plain JSON types), stored in
+        ``meta["settings"]`` and compared on reopening; ``None`` skips the comparison.
+    :raises ValueError: the file is not a cell store, or was written with other settings.
     """
 
-    def __init__(self, path: str | Path, *, meta: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        meta: Mapping[str, Any] | None = None,
+        settings: Mapping[str, Any] | None = None,
+    ) -> None:
         self.path = Path(path)
-        self._data: dict[str, Any] = {"meta": dict(meta or {}), "cells": {}}
+        wanted = _plain(settings) if settings is not None else None
+        first_meta = dict(meta or {})
+        if wanted is not None:
+            first_meta["settings"] = wanted
+        self._data: dict[str, Any] = {"meta": first_meta, "cells": {}}
         if self.path.exists():
             try:
                 loaded = json.loads(self.path.read_text(encoding="utf-8"))
@@ -50,12 +68,11 @@ class CellStore:
                 raise ValueError(
                     f"Cell store {self.path} is not valid JSON ({err}); move it away to start over."
                 ) from err
-            if not isinstance(loaded, dict) or "cells" not in loaded:
-                raise ValueError(f"{self.path} is not a cell store (no 'cells' key).")
+            _check_store_shape(loaded, self.path)
+            if wanted is not None:
+                _check_store_settings(loaded["meta"].get("settings"), wanted, self.path)
             self._data = loaded
-            self._data.setdefault("meta", {}).update(
-                {k: v for k, v in (meta or {}).items() if k not in self._data["meta"]}
-            )
+            self._data["meta"].update({k: v for k, v in first_meta.items() if k not in self._data["meta"]})
 
     def __contains__(self, cell: Mapping[str, Any]) -> bool:
         return cell_key(cell) in self._data["cells"]
@@ -84,6 +101,50 @@ class CellStore:
     @property
     def meta(self) -> dict[str, Any]:
         return dict(self._data["meta"])
+
+
+def _plain(value: Mapping[str, Any]) -> dict[str, Any]:
+    """``value`` as it reads back from JSON (tuples become lists, NaN None, odd objects strings)."""
+    return json.loads(json.dumps(to_jsonable(dict(value)), sort_keys=True, default=str))  # type: ignore[no-any-return]
+
+
+def _check_store_shape(loaded: Any, path: Path) -> None:
+    """Refuse valid JSON that is not a cell store: ``{"meta": {...}, "cells": {key: record}}``."""
+    hint = "move it away or pass another output folder (--out)."
+    if not isinstance(loaded, dict) or not isinstance(loaded.get("cells"), dict):
+        raise ValueError(f"{path} is not a cell store (no 'cells' mapping); {hint}")
+    loaded.setdefault("meta", {})
+    if not isinstance(loaded["meta"], dict):
+        raise ValueError(f"{path} is not a cell store ('meta' is not a mapping); {hint}")
+    for key, record in loaded["cells"].items():
+        if not isinstance(record, dict) or not isinstance(record.get("cell"), dict) or "result" not in record:
+            raise ValueError(
+                f"{path} is not a cell store: the record of {key[:80]!r} is not "
+                f'{{"cell": {{...}}, "result": ...}}; {hint}'
+            )
+        if cell_key(record["cell"]) != key:
+            raise ValueError(
+                f"{path} is not a cell store: record key {key[:80]!r} does not match its cell; {hint}"
+            )
+
+
+def _check_store_settings(stored: Any, wanted: dict[str, Any], path: Path) -> None:
+    """Raise when the store was written with other settings than ``wanted`` (or none recorded)."""
+    if stored == wanted:
+        return
+    if not isinstance(stored, dict):
+        differing = "all (the store records no settings: written by an older version)"
+    else:
+        names = sorted(
+            k for k in set(stored) | set(wanted) if stored.get(k, "<missing>") != wanted.get(k, "<missing>")
+        )
+        differing = ", ".join(
+            f"{k}: stored {stored.get(k, '<missing>')!r} != now {wanted.get(k, '<missing>')!r}" for k in names
+        )
+    raise ValueError(
+        f"Cell store {path} was written with other settings ({differing}); its cells do not apply. "
+        "Use another output folder (--out) or delete the file to start over."
+    )
 
 
 def run_grid(
@@ -158,6 +219,12 @@ def cached_model(
     return model, {**meta, "cached": False}
 
 
+def _package_version() -> str:
+    from art_activation_defenses import __version__
+
+    return __version__
+
+
 class ExperimentContext:
     """What a reproduction needs: output folder, data folder, quick flag, seed, a cell store.
 
@@ -167,6 +234,8 @@ class ExperimentContext:
     :param quick: Small settings for a smoke run (< 3 minutes on 2 cores).
     :param seed: Seed of everything random.
     :param verbose: Progress bars.
+    :param settings: Further settings the cells depend on (dataset, budgets); with name, quick,
+        seed and the package/torch/ART versions they key the cell store (see :class:`CellStore`).
     """
 
     def __init__(
@@ -178,13 +247,25 @@ class ExperimentContext:
         quick: bool = False,
         seed: int = 0,
         verbose: bool = True,
+        settings: Mapping[str, Any] | None = None,
     ) -> None:
         self.name, self.out, self.data_dir = name, Path(out), data_dir
         self.quick, self.seed, self.verbose = quick, int(seed), verbose
         self.out.mkdir(parents=True, exist_ok=True)
+        env = environment()
+        keyed = {
+            "name": name,
+            "quick": bool(quick),
+            "seed": int(seed),
+            "package_version": _package_version(),
+            "torch": env["torch"],
+            "adversarial-robustness-toolbox": env["adversarial-robustness-toolbox"],
+            **dict(settings or {}),
+        }
         self.store = CellStore(
             self.out / "cells.json",
-            meta={"name": name, "quick": quick, "seed": seed, "environment": environment()},
+            meta={"name": name, "quick": quick, "seed": seed, "environment": env},
+            settings=keyed,
         )
         self.started = time.perf_counter()
         self.cell_seconds = 0.0  # compute time of the cells requested so far, whichever run did them

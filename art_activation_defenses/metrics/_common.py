@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from art_activation_defenses._validation import check_model_dtype
 from art_activation_defenses.detectors._layers import check_array
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ def check_classifier(classifier: Any) -> PyTorchClassifier:
         hasattr(classifier, "predict") and hasattr(classifier, "model") and hasattr(classifier, "nb_classes")
     ):
         raise ValueError(f"`classifier` must be an ART PyTorchClassifier, got {type(classifier).__name__}.")
+    if isinstance(classifier.model, torch.nn.Module):
+        check_model_dtype(classifier.model, "classifier.model")
     return classifier  # type: ignore[no-any-return]
 
 

@@ -157,6 +157,10 @@ def robust_accuracy(
     return float((predict_labels(classifier, x_adv, batch_size) == y_idx).mean())
 
 
+MAX_FGSM_STEPS = 10_000
+"""Most grid steps ``eps_max / eps_step`` the minimal-FGSM search accepts (one attack pass each)."""
+
+
 def minimal_fgsm_perturbations(
     classifier: PyTorchClassifier,
     x: np.ndarray,
@@ -178,7 +182,7 @@ def minimal_fgsm_perturbations(
     :param x: Clean samples.
     :param y: True labels (indices or one-hot); default: the classifier's predictions.
     :param eps_max: Largest FGSM step tried (default 1.0).
-    :param eps_step: Grid step of the search (default 0.01).
+    :param eps_step: Grid step of the search (default 0.01); at most ``MAX_FGSM_STEPS`` steps.
     :param norm: Norm of the FGSM step: inf (default, the sign step), 1 or 2.
     :param batch_size: Attack batch size.
     :return: Array (n,) of float64; NaN where no step up to `eps_max` flips the prediction.
@@ -191,6 +195,12 @@ def minimal_fgsm_perturbations(
     eps_max = check_positive_float(eps_max, "eps_max")
     if eps_max < eps_step:
         raise ValueError(f"`eps_max` must be >= eps_step={eps_step!r}, got {eps_max!r}.")
+    steps = eps_max / eps_step
+    if steps > MAX_FGSM_STEPS:
+        raise ValueError(
+            f"`eps_step` == {eps_step!r}, must give at most {MAX_FGSM_STEPS} grid steps up to "
+            f"eps_max={eps_max!r} (got {steps:.3g}); use a larger eps_step."
+        )
     labels = (
         predict_labels(classifier, x, batch_size)
         if y is None

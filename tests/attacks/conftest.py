@@ -86,3 +86,10 @@ def test_batch(digits: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.nd
     """32 held-out digits."""
     x, y = digits
     return x[1500:1532].copy(), y[1500:1532].copy()
+
+
+@pytest.fixture(scope="session")
+def success_batch(digits: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """64 held-out digits (the 32 of ``test_batch`` first), for success-rate bars."""
+    x, y = digits
+    return x[1500:1564].copy(), y[1500:1564].copy()

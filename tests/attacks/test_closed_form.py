@@ -67,3 +67,18 @@ def test_trust_region_reaches_the_linear_boundary(linear: tuple[Any, np.ndarray,
     got = np.linalg.norm((x_adv - x).astype(np.float64), axis=1)
     # the target is the closest boundary, so the path length equals the minimal distance
     np.testing.assert_allclose(got, _minimal_distance(w, b, x, 2), rtol=1e-3, atol=1e-3)
+
+
+def test_trust_region_linf_reaches_the_minimal_linf_distance(
+    linear: tuple[Any, np.ndarray, np.ndarray],
+) -> None:
+    """L∞ on a linear model: min_k |f_k - f_y| / ||w_k - w_y||_1, reached along sign(w_k - w_y)."""
+    clf, w, b = linear
+    x = np.random.default_rng(2).normal(size=(32, 20)).astype(np.float32)
+    attack = TrustRegion(clf, norm="inf", overshoot=0.0, nb_candidates=6, verbose=False)
+    x_adv = attack.generate(x)
+    assert np.all(clf.predict(x_adv).argmax(1) != clf.predict(x).argmax(1))
+    got = np.abs((x_adv - x).astype(np.float64)).max(1)
+    expected = _minimal_distance(w, b, x, 1)
+    # no L∞ perturbation smaller than `expected` changes the label, so got >= expected (up to float32)
+    np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-3)

@@ -46,8 +46,11 @@ def test_curve_shape_and_choice(jump_result: tuple[dict[str, Any], RetrofitClass
     i = result["chosen_index"]
     assert i is not None and result["chosen"] == result["values"][i]
     assert result["accuracy"][i] >= budget - 1e-12
-    best = max(r for r, ok in zip(result["rho"], result["admissible"], strict=True) if ok)
-    assert result["rho"][i] == best
+    # the default choice is the worst case of white-box and BPDA rho ("min")
+    assert result["select_by"] == "min"
+    worst = [min(w, b) for w, b in zip(result["rho"], result["rho_bpda"], strict=True)]
+    best = max(r for r, ok in zip(worst, result["admissible"], strict=True) if ok)
+    assert worst[i] == best
 
 
 def test_state_restored(jump_result: tuple[dict[str, Any], RetrofitClassifier]) -> None:

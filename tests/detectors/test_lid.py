@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from art.estimators.classification import PyTorchClassifier
+from sklearn.metrics import roc_auc_score, roc_curve
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 from torch import nn
@@ -254,3 +255,74 @@ def test_works_on_retrofit_classifier(rng: np.random.Generator) -> None:
     feats, names = compute_lid_features(classifier, x, x, k=5, batch_size=30)
     assert len(names) == 3 and names[0] == "input" and names[-1] == "logits"
     assert np.isfinite(feats).all()
+
+
+def _overlapping_data(rng: np.random.Generator, n: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Like :func:`separable_data` with a small off-plane noise, so the classes overlap (AUC < 1)."""
+    basis = np.linalg.qr(rng.standard_normal((16, 2)))[0]
+    clean = 0.5 + 0.3 * (rng.random((n, 2)) - 0.5) @ basis.T
+    adv = clean + 0.004 * rng.standard_normal((n, 16))
+    return clean.astype(np.float32).reshape(n, 1, 4, 4), adv.astype(np.float32).reshape(n, 1, 4, 4)
+
+
+def _match_rows(rows: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Index of the row of ``table`` equal to each row of ``rows`` (-1 where none is)."""
+    dist = np.abs(rows[:, None, :] - table[None, :, :]).max(2)
+    idx = dist.argmin(1)
+    return np.where(dist[np.arange(len(rows)), idx] <= 1e-5 * (1.0 + np.abs(rows).max(1)), idx, -1)
+
+
+def test_lid_auc_is_roc_auc_of_held_out_scores_and_the_classifier_never_sees_them(
+    mlp_classifier: PyTorchClassifier, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reported AUC equals scikit-learn's ``roc_auc_score`` on the detector's scores of the
+    held-out pairs (labels recovered from independently computed features), and neither the
+    scaler nor the logistic regression is fitted on a held-out pair."""
+    fits: list[tuple[np.ndarray, np.ndarray]] = []
+    scored: list[tuple[np.ndarray, np.ndarray]] = []
+    regression_rows: list[int] = []
+
+    class RecordingRegression(lid_module.LogisticRegressionCV):  # type: ignore[misc, name-defined]
+        def fit(self, X: Any, y: Any, **kwargs: Any) -> Any:
+            regression_rows.append(len(X))
+            return super().fit(X, y, **kwargs)
+
+    real_fit, real_score = LIDDetector.fit_features, LIDDetector.score_features
+
+    def fit_features(self: LIDDetector, features: np.ndarray, labels: np.ndarray) -> None:
+        fits.append((features.copy(), np.asarray(labels).copy()))
+        real_fit(self, features, labels)
+
+    def score_features(self: LIDDetector, features: np.ndarray) -> np.ndarray:
+        scores = real_score(self, features)
+        scored.append((features.copy(), scores.copy()))
+        return scores
+
+    monkeypatch.setattr(lid_module, "LogisticRegressionCV", RecordingRegression)
+    monkeypatch.setattr(LIDDetector, "fit_features", fit_features)
+    monkeypatch.setattr(LIDDetector, "score_features", score_features)
+    clean, adv = _overlapping_data(rng)
+    y = mlp_classifier.predict(clean).argmax(1)  # every pair is kept
+    result = lid_auc(mlp_classifier, clean, adv, y=y, k=10, batch_size=64, test_size=0.5, seed=0)
+    assert len(fits) == 1 and len(scored) == 1 and regression_rows == [2 * result["n_train"]]
+    # independent features: clean LIDs against the clean set (self excluded), adversarial ones too
+    clean_f = lid_features(mlp_classifier, clean, clean, k=10, batch_size=64)
+    adv_f = lid_features(mlp_classifier, adv, clean, k=10, batch_size=64)
+
+    def pairs_and_labels(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        as_clean, as_adv = _match_rows(features, clean_f), _match_rows(features, adv_f)
+        assert np.all((as_clean >= 0) != (as_adv >= 0)), "every row is exactly one clean or adversarial row"
+        return np.where(as_clean >= 0, as_clean, as_adv), (as_adv >= 0).astype(np.int64)
+
+    train_pairs, train_labels = pairs_and_labels(fits[0][0])
+    test_pairs, test_labels = pairs_and_labels(scored[0][0])
+    np.testing.assert_array_equal(fits[0][1], train_labels)  # fitted with the right labels
+    assert set(train_pairs.tolist()).isdisjoint(test_pairs.tolist())  # no held-out pair is fitted on
+    assert sorted(test_pairs[test_labels == 0]) == sorted(test_pairs[test_labels == 1])  # pairs, not samples
+    assert len(test_pairs) == 2 * result["n_test"] == 64
+    expected = roc_auc_score(test_labels, scored[0][1])
+    assert 0.55 < expected < 0.99  # overlapping classes: an AUC that a wrong computation would miss
+    assert result["auc"] == pytest.approx(expected, abs=1e-12)
+    fpr, tpr, _ = roc_curve(test_labels, scored[0][1])
+    np.testing.assert_allclose(result["fpr"], fpr)
+    np.testing.assert_allclose(result["tpr"], tpr)
