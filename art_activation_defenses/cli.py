@@ -11,21 +11,16 @@ import argparse
 import json
 import logging
 import math
-import os
-import re
 import sys
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from art_activation_defenses.cli_checks import UsageError, prepare, reproduce_out, speak_cli
+
 __all__ = ["main", "build_parser"]
 
 PROG = "art-activation-defenses"
-
-
-class UsageError(ValueError):
-    """A command-line argument that cannot work; reported as one line, exit status 2."""
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -386,17 +381,12 @@ def _run_reproduce(args: argparse.Namespace) -> int:
         verbose=not args.quiet,
         dataset=args.dataset,
     )
-    out = args.out or _reproduce_out(args)
+    out = args.out or reproduce_out(args)
     print(
         f"{results.get('title', args.name)}: wrote {out}/results.json and results.md "
         f"({len(results.get('tables', []))} tables, {len(results.get('figures', []))} figures)."
     )
     return 0
-
-
-def _reproduce_out(args: argparse.Namespace) -> str:
-    suffix = (f"-{args.dataset}" if args.dataset else "") + ("-quick" if args.quick else "")
-    return f"results/{args.name}{suffix}"
 
 
 def _common(args: argparse.Namespace, *names: str) -> dict[str, Any]:
@@ -506,175 +496,6 @@ def _run_detect(args: argparse.Namespace) -> int:
     return 0
 
 
-# --------------------------------------------------------------------------- checks before any work
-
-
-def prepare(args: argparse.Namespace) -> None:
-    """Check ``args`` in the command line's terms before any work runs, fill what the checkpoint
-    records (``--model``, ``--dataset``, ``--model-kwargs``) and set torch's thread count.
-
-    :raises UsageError: An argument that cannot work (one line).
-    """
-    _check_out(args)
-    if args.command in ("evaluate", "tune", "detect"):
-        _check_weights(args)
-    if args.command == "train":
-        _check_train(args)
-    if args.command in ("evaluate", "detect"):
-        _check_defence(args)
-    if args.command == "tune":
-        _check_tune(args)
-    _check_eps(args)
-    _set_threads(args)
-
-
-def _check_out(args: argparse.Namespace) -> None:
-    out = getattr(args, "out", None)
-    if args.command == "reproduce" and out is None:
-        if not args.name or args.list:
-            return
-        out = _reproduce_out(args)
-    if out is None:
-        return
-    path = Path(out)
-    if args.command == "train":
-        if path.is_dir():
-            raise UsageError(f"--out {out!r} is a directory; give a checkpoint file name such as model.pt")
-        parent = path.parent
-    else:
-        if path.exists() and not path.is_dir():
-            raise UsageError(
-                f"--out {out!r} is an existing file; give a directory ({args.command} writes several files)"
-            )
-        parent = path
-    ancestor = parent
-    while not ancestor.exists() and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
-    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
-        raise UsageError(f"--out {out!r} cannot be written: {str(ancestor)!r} is not a writable directory")
-
-
-def _check_weights(args: argparse.Namespace) -> None:
-    from art_activation_defenses.experiments.commands import (
-        DEFAULT_DATASET,
-        DEFAULT_MODEL,
-        checkpoint_settings,
-    )
-
-    if args.weights is None:
-        if args.command != "detect" and not args.allow_random_weights:
-            raise UsageError(
-                f"--weights is missing: {args.command} would run on an untrained, randomly initialised "
-                "model. Pass your trained model's checkpoint (the train command writes one), or "
-                "--allow-random-weights to run on a random model anyway."
-            )
-        args.model, args.dataset = args.model or DEFAULT_MODEL, args.dataset or DEFAULT_DATASET
-        return
-    settings = checkpoint_settings(
-        args.weights, model=args.model, dataset=args.dataset, model_kwargs=args.model_kwargs
-    )
-    args.model, args.dataset, args.model_kwargs = (
-        settings["model"],
-        settings["dataset"],
-        settings["model_kwargs"],
-    )
-
-
-def _param_names(activation: str) -> tuple[tuple[str, ...], dict[str, float]]:
-    """The parameter names of an activation and their constructor defaults."""
-    import inspect
-
-    from art_activation_defenses.activations.registry import activation_class
-
-    cls = activation_class(activation)
-    signature = inspect.signature(cls.__init__)
-    defaults = {
-        n: float(signature.parameters[n].default)
-        for n in cls.param_names
-        if n in signature.parameters and signature.parameters[n].default is not inspect.Parameter.empty
-    }
-    return cls.param_names, defaults
-
-
-def _check_param_names(activation: str, params: Sequence[tuple[str, float]]) -> tuple[str, ...]:
-    names, _ = _param_names(activation)
-    unknown = sorted({k for k, _ in params} - set(names))
-    if unknown:
-        raise UsageError(
-            f"--param {unknown[0]}=...: activation {activation!r} has no parameter {unknown[0]!r}; "
-            f"it takes {', '.join(names)} (e.g. --param {names[0]}=0.5)"
-        )
-    return names
-
-
-def _check_train(args: argparse.Namespace) -> None:
-    if args.param and args.activation is None:
-        raise UsageError(
-            f"--param {args.param[0][0]}=... needs --activation (e.g. --activation brelu --param t=1); "
-            "without it the model trains with plain ReLU and the parameter would be ignored"
-        )
-    if args.activation is not None:
-        _check_param_names(args.activation, args.param)
-
-
-def _check_defence(args: argparse.Namespace) -> None:
-    """Refuse a defence left at its no-op (ReLU) value; warn loudly when it is set there explicitly."""
-    from art_activation_defenses.defences import NEUTRAL_VALUES
-
-    names = _check_param_names(args.activation, args.param)
-    _, defaults = _param_names(args.activation)
-    given = dict(args.param)
-    main_name = names[0]
-    value = given.get(main_name, defaults.get(main_name))
-    neutral = NEUTRAL_VALUES.get(main_name)
-    if value is not None and neutral is not None and value == neutral:
-        if main_name not in given:
-            raise UsageError(
-                f"--param {main_name}=VALUE is missing: {args.activation} at its default {main_name}="
-                f"{neutral:g} is plain ReLU, a defence that does nothing. Pass e.g. --param {main_name}=0.5"
-            )
-        warnings.warn(
-            f"NO-OP DEFENCE: --param {main_name}={value:g} makes {args.activation} identical to ReLU; "
-            f"this {args.command} measures the undefended model.",
-            UserWarning,
-            stacklevel=2,
-        )
-    elif main_name not in given and value is not None:
-        print(
-            f"note: --param {main_name} not given; using {args.activation}'s default {main_name}={value:g}",
-            file=sys.stderr,
-        )
-        args.param = [*args.param, (main_name, value)]
-
-
-def _check_tune(args: argparse.Namespace) -> None:
-    names, _ = _param_names(args.activation)
-    if args.param_name is not None and args.param_name not in names:
-        raise UsageError(
-            f"--param-name {args.param_name!r}: activation {args.activation!r} has the parameter(s) "
-            f"{', '.join(names)}"
-        )
-
-
-def _check_eps(args: argparse.Namespace) -> None:
-    eps = getattr(args, "eps", None)
-    norm = str(getattr(args, "norm", "inf")).lower()
-    if eps is not None and norm in ("inf", "linf", "l-inf", "infinity") and eps > 1:
-        raise UsageError(
-            f"--eps {eps:g} exceeds the input range [0, 1]: an L-infinity budget above 1 lets the attack "
-            "draw any image; pass a value in (0, 1], e.g. --eps 0.1"
-        )
-
-
-def _set_threads(args: argparse.Namespace) -> None:
-    import torch
-
-    from art_activation_defenses.training import default_threads
-
-    args.threads = args.threads or default_threads()
-    torch.set_num_threads(args.threads)
-
-
 _COMMANDS = {
     "demo": _run_demo,
     "reproduce": _run_reproduce,
@@ -683,38 +504,6 @@ _COMMANDS = {
     "tune": _run_tune,
     "detect": _run_detect,
 }
-
-#: Python argument names (as library errors write them, in backticks) -> the flag that sets them.
-_PYTHON_TO_FLAG = {
-    "activation_params": "--param",
-    "root": "--data-dir",
-    "limit": "--n-eval",
-    "x_val": "--n-eval",
-}
-_PER_COMMAND = {"tune": {"kappas": "--values", "param": "--param-name"}, "demo": {"kappas": "--kappas"}}
-
-
-def _flags(parser: argparse.ArgumentParser) -> dict[str, str]:
-    """``dest -> --long-flag`` of a (sub)parser."""
-    return {
-        a.dest: max(a.option_strings, key=len)
-        for a in parser._actions  # argparse keeps no public list of a parser's actions
-        if a.option_strings
-    }
-
-
-def _speak_cli(message: str, command: str, parser: argparse.ArgumentParser) -> str:
-    """Rewrite the Python argument names of a library error (```eps` ...``, ```model='x'```) as the
-    flags of ``command``, so the message speaks the interface the user typed."""
-    names = {**_flags(parser), **_PYTHON_TO_FLAG, **_PER_COMMAND.get(command, {})}
-
-    def flag(match: re.Match[str]) -> str:
-        name, eq, rest = match.group(1), match.group(2), match.group(3)
-        if name not in names:
-            return match.group(0)
-        return f"`{names[name]}{' ' if eq else ''}{rest}`"
-
-    return re.sub(r"`(\w+)(=?)([^`\n]*)`", flag, message)
 
 
 def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
@@ -737,6 +526,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         prepare(args)
         return _COMMANDS[args.command](args)
     except (ValueError, FileNotFoundError) as err:
-        text = str(err) if isinstance(err, UsageError) else _speak_cli(str(err), args.command, sub)
+        text = str(err) if isinstance(err, UsageError) else speak_cli(str(err), args.command, sub)
         print(f"{PROG} {args.command}: error: {text}", file=sys.stderr)
         return 2

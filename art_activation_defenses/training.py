@@ -10,6 +10,7 @@ import logging
 import math
 import os
 import random
+import re
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -287,10 +288,15 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tenso
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # UnpicklingError, EOFError, RuntimeError (zip), ...: all mean "not ours"
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(err))
+        what = (
+            f"it pickles a {found.group(1)} object (a whole model?)"
+            if found
+            else f"it is not a torch weights file ({type(err).__name__})"
+        )
         raise ValueError(
-            f"checkpoint {name!r} cannot be read as weights only ({type(err).__name__}: {first[:160]}); "
-            "save `model.state_dict()` (not the whole model) with torch.save"
+            f"checkpoint {name!r} cannot be loaded with torch.load(weights_only=True): {what}; "
+            "save the weights with torch.save(model.state_dict(), path)"
         ) from None
     if isinstance(blob, dict) and blob and all(isinstance(v, torch.Tensor) for v in blob.values()):
         return dict(blob), {}  # a plain ``torch.save(model.state_dict())`` file

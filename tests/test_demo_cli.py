@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from art_activation_defenses.cli import main
 from art_activation_defenses.experiments import DemoConfig, run_demo
@@ -15,7 +16,10 @@ TINY = dict(kappas=(0.3,), n_eval=40, epochs=8, pgd_steps=3, deepfool_max_iter=1
 
 
 def test_run_demo_writes_json_markdown_csv_and_plot(tmp_path: Path) -> None:
-    results = run_demo(DemoConfig(**TINY), out=tmp_path, verbose=False)  # type: ignore[arg-type]
+    before = torch.get_num_threads()
+    results = run_demo(DemoConfig(**TINY, threads=1), out=tmp_path, verbose=False)  # type: ignore[arg-type]
+    assert torch.get_num_threads() == before  # the thread count is restored after the run
+    assert results["config"]["threads"] == 1 and results["environment"]["torch_threads"] == 1
     assert [r["model"] for r in results["rows"]] == ["ReLU", "JumpReLU"]
     relu, jump = results["rows"]
     assert relu["clean_accuracy"] > 0.7
@@ -34,6 +38,11 @@ def test_run_demo_writes_json_markdown_csv_and_plot(tmp_path: Path) -> None:
     md = (tmp_path / "results.md").read_text()
     assert "| JumpReLU | 0.300 |" in md and "BPDA" in md
     assert (tmp_path / "results.csv").read_text().startswith("model,kappa,clean_accuracy")
+    header = (tmp_path / "results.csv").read_text().splitlines()[0].split(",")
+    assert "masking_gap" in header and "strongest_adaptive" in header
+    for key in header:  # every CSV column is documented in the report's header
+        assert f"(`{key}`):" in md, key
+    assert "1 torch thread(s)" in md and "Reproducible means" in md
     assert (tmp_path / "kappa_tradeoff.png").stat().st_size > 10_000
 
 

@@ -44,8 +44,12 @@ def test_plain_batches_still_load(tmp_path: Path, protocol: int) -> None:
     d = tmp_path / "cifar-10-batches-py"
     d.mkdir()
     data, labels = _batch(3, 0)
-    batch = {b"batch_label": b"testing batch 1 of 1", b"labels": labels.tolist(), b"data": data,
-             b"filenames": [b"a.png", b"b.png", b"c.png"]}
+    batch = {
+        b"batch_label": b"testing batch 1 of 1",
+        b"labels": labels.tolist(),
+        b"data": data,
+        b"filenames": [b"a.png", b"b.png", b"c.png"],
+    }
     with open(d / "test_batch", "wb") as f:
         pickle.dump(batch, f, protocol=protocol)
     x, y = load_dataset("cifar10", tmp_path, "test")

@@ -115,14 +115,22 @@ def test_empty_layers_refused() -> None:
 
 def test_repr_keeps_art_fields_and_adds_ours() -> None:
     clf = _clf(kappa=0.25, clip_values=(0.0, 1.0))
-    art_clf = PyTorchClassifier(
-        clf.model, clf.loss, (1, 4, 4), 3, clip_values=(0.0, 1.0), device_type="cpu"
-    )
+    art_clf = PyTorchClassifier(clf.model, clf.loss, (1, 4, 4), 3, clip_values=(0.0, 1.0), device_type="cpu")
     art_repr = repr(art_clf)
     ours = repr(clf)
     fields = art_repr[art_repr.index("(") + 1 : -1]
-    for name in ("model=", "loss=", "optimizer=", "input_shape=", "nb_classes=", "channels_first=",
-                 "clip_values=", "preprocessing_defences=", "postprocessing_defences=", "preprocessing="):
+    for name in (
+        "model=",
+        "loss=",
+        "optimizer=",
+        "input_shape=",
+        "nb_classes=",
+        "channels_first=",
+        "clip_values=",
+        "preprocessing_defences=",
+        "postprocessing_defences=",
+        "preprocessing=",
+    ):
         assert name in fields and name in ours
     assert fields in ours  # ART's fields verbatim (same model, loss, clip values)
     assert "RetrofitClassifier(" in ours

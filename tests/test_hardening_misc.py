@@ -119,26 +119,36 @@ def test_cell_store_is_keyed_by_its_settings(tmp_path: Path) -> None:
     run_grid([{"a": 1}], compute, CellStore(path, settings={"seed": 0, "quick": True}), verbose=False)  # type: ignore[arg-type]
     run_grid([{"a": 1}], compute, CellStore(path, settings={"seed": 0, "quick": True}), verbose=False)  # type: ignore[arg-type]
     assert calls == [1]  # same settings: resumed
-    with pytest.raises(ValueError, match=r"seed: stored 0 != now 1.*another output folder \(--out\) or delete"):
+    with pytest.raises(
+        ValueError, match=r"seed: stored 0 != now 1.*another output folder \(--out\) or delete"
+    ):
         CellStore(path, settings={"seed": 1, "quick": True})
     with pytest.raises(ValueError, match="budgets: stored '<missing>'"):
         CellStore(path, settings={"seed": 0, "quick": True, "budgets": {"n": 3}})
     # the experiment context keys its store by seed, quick, versions and the given settings
     out = tmp_path / "run"
-    ExperimentContext("x", out, quick=True, seed=0, verbose=False, settings={"dataset": None, "budgets": {"n": 1}})
-    ExperimentContext("x", out, quick=True, seed=0, verbose=False, settings={"dataset": None, "budgets": {"n": 1}})
+    for _ in range(2):
+        ctx = ExperimentContext("x", out, quick=True, seed=0, verbose=False, settings={"budgets": {"n": 1}})
+        ctx.grid([{"a": 2}], compute, "cells")  # type: ignore[arg-type]
+    assert calls == [1, 2]
     for change in ({"seed": 1}, {"quick": False}):
         kw = {"quick": True, "seed": 0, **change}
         with pytest.raises(ValueError, match=next(iter(change))):
-            ExperimentContext("x", out, verbose=False, settings={"dataset": None, "budgets": {"n": 1}}, **kw)  # type: ignore[arg-type]
+            ExperimentContext("x", out, verbose=False, settings={"budgets": {"n": 1}}, **kw)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="budgets"):
-        ExperimentContext("x", out, quick=True, seed=0, verbose=False, settings={"dataset": None, "budgets": {"n": 2}})
+        ExperimentContext("x", out, quick=True, seed=0, verbose=False, settings={"budgets": {"n": 2}})
 
 
 @pytest.mark.parametrize(
     "content",
-    [[], {"cells": []}, {"cells": {"k": 1}}, {"cells": {"k": {"result": 1}}}, {"cells": {}, "meta": 3},
-     {"cells": {"{}": {"cell": {"a": 1}, "result": {}}}}],
+    [
+        [],
+        {"cells": []},
+        {"cells": {"k": 1}},
+        {"cells": {"k": {"result": 1}}},
+        {"cells": {}, "meta": 3},
+        {"cells": {"{}": {"cell": {"a": 1}, "result": {}}}},
+    ],
 )
 def test_cell_store_of_wrong_shape_is_a_clear_error(tmp_path: Path, content: object) -> None:
     path = tmp_path / "cells.json"

@@ -14,6 +14,8 @@ __all__ = ["jump_relu", "randomized_jump_relu", "bounded_relu", "capped_relu", "
 
 
 def _check_real(name: str, value: float, *, minimum: float, strict: bool, allow_inf: bool = False) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"`{name}` must be a real number, got {value!r}.")
     try:
         value = float(value)
     except (TypeError, ValueError) as err:

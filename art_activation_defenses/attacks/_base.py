@@ -18,7 +18,7 @@ import torch
 from art.attacks.attack import EvasionAttack
 from tqdm.auto import tqdm
 
-from art_activation_defenses.attacks._boundary import shrink_to_boundary, top_candidates
+from art_activation_defenses.attacks._boundary import reached, shrink_to_boundary, top_candidates
 from art_activation_defenses.attacks._torch import (
     TORCH_CLASSIFIER_REQUIREMENTS,
     Geometry,
@@ -95,6 +95,7 @@ class MinimalPerturbationAttack(TorchAttack):
     overshoot: float
     refine_steps: int
     projection_steps: int
+    surrogate_search: bool
 
     def _check_shared(self) -> None:
         """Checks of the parameters DeepFool and the trust-region attack share."""
@@ -103,6 +104,7 @@ class MinimalPerturbationAttack(TorchAttack):
         check_float("overshoot", self.overshoot, strict=False)
         check_positive_int("refine_steps", self.refine_steps, minimum=0)
         check_positive_int("projection_steps", self.projection_steps, minimum=0)
+        check_bool("surrogate_search", self.surrogate_search)
         self._check_batching()
 
     def _reference(
@@ -131,8 +133,12 @@ class MinimalPerturbationAttack(TorchAttack):
         ref: torch.Tensor,
         target: torch.Tensor,
         ids: torch.Tensor,
+        candidates: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """:func:`shrink_to_boundary` on the samples ``ids`` (flat ``x0`` and ``r``, unshrunk ``x_adv``)."""
+        """:func:`shrink_to_boundary` on the samples ``ids`` (flat ``x0`` and ``r``, unshrunk ``x_adv``).
+
+        ``candidates`` ``(B, R)`` (untargeted only): the classes each projection round linearises.
+        """
         if ids.numel() == 0 or (self.refine_steps == 0 and self.projection_steps == 0):
             return x_adv
         x_adv = x_adv.clone()
@@ -148,6 +154,7 @@ class MinimalPerturbationAttack(TorchAttack):
             overshoot=self.overshoot,
             max_norm=geo.norm(x_adv[ids].reshape(len(ids), -1) - x0[ids]),
             geo=geo,
+            candidates=None if candidates is None or self.targeted else candidates[ids],
         )
         return x_adv
 
@@ -169,9 +176,34 @@ class MinimalPerturbationAttack(TorchAttack):
             x_t = view.tensor(x[sl])
             y_t = None if labels is None else torch.as_tensor(labels[sl], device=view.device)
             x_adv, its = self._attack_batch(view, geo, x_t, y_t, nb_classes)
+            if self.surrogate_search and view.has_surrogate:
+                with view.surrogate_gradients():  # BPDA search directions, the exact model as judge
+                    x_alt, its_alt = self._attack_batch(view, geo, x_t, y_t, nb_classes)
+                x_adv = self._smaller(view, geo, x_t, x_adv, x_alt, y_t)
+                its = its + its_alt
             out[sl] = view.numpy(x_adv)
             self.iterations_[sl] = its.cpu().numpy()
         return out
+
+    def _smaller(
+        self,
+        view: TorchView,
+        geo: Geometry,
+        x0: torch.Tensor,
+        a: torch.Tensor,
+        b: torch.Tensor,
+        y: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """Per sample, the adversarial one of ``a`` and ``b`` (the smaller perturbation if both are)."""
+        ref = view.logits(x0).argmax(1) if y is None or self.targeted else y
+        target = y if self.targeted and y is not None else ref
+        adv_a = reached(view.logits(a).argmax(1), ref, target, self.targeted)
+        adv_b = reached(view.logits(b).argmax(1), ref, target, self.targeted)
+        n = x0.shape[0]
+        norm_a = geo.norm((a - x0).reshape(n, -1))
+        norm_b = geo.norm((b - x0).reshape(n, -1))
+        take_b = adv_b & (~adv_a | (norm_b < norm_a))
+        return torch.where(take_b.view(-1, *([1] * (x0.dim() - 1))), b, a)
 
     def _attack_batch(
         self, view: TorchView, geo: Geometry, x0: torch.Tensor, y: torch.Tensor | None, nb_classes: int

@@ -29,7 +29,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -115,6 +117,49 @@ def reached(pred: torch.Tensor, ref: torch.Tensor, target: torch.Tensor, targete
     return pred == target if targeted else pred != ref
 
 
+def _project_candidates(
+    view: TorchView,
+    geo: Geometry,
+    x0: torch.Tensor,
+    r: torch.Tensor,
+    xb: torch.Tensor,
+    ref: torch.Tensor,
+    candidates: torch.Tensor,
+    up0: torch.Tensor,
+    down0: torch.Tensor,
+    bisect: Callable[[torch.Tensor, float], tuple[torch.Tensor, torch.Tensor]],
+    norm_of: Callable[[torch.Tensor], torch.Tensor],
+) -> torch.Tensor:
+    """One multi-class projection round of :func:`shrink_to_boundary` (see its ``candidates``)."""
+    b, n_rows = candidates.shape
+    # activation defences: linearise with the BPDA gradient (it sees the units a jump would
+    # switch on); the exact model judges every candidate point
+    ctx = view.surrogate_gradients() if view.has_surrogate else contextlib.nullcontext()
+    with ctx:
+        _, g_val, g = view.jacobian_rows(xb, candidates, ref)  # (B, R), (B, R, D)
+    c = (g * r.unsqueeze(1)).sum(-1) - g_val  # tangent plane of row k: g_k · p = c_k
+    sgn = torch.where(c >= 0, 1.0, -1.0).unsqueeze(-1)
+    d = r.shape[1]
+    rep = (b * n_rows, d)
+    p, ok = box_linear_step(
+        geo,
+        (sgn * g).reshape(rep),
+        c.abs().reshape(-1),
+        up0.unsqueeze(1).expand(b, n_rows, d).reshape(rep),
+        down0.unsqueeze(1).expand(b, n_rows, d).reshape(rep),
+    )
+    p = p.reshape(b, n_rows, d)
+    size = torch.where(ok.reshape(b, n_rows), norm_of(p.reshape(rep)).reshape(b, n_rows), math.inf)
+    best = size.argmin(1)
+    p = p[torch.arange(b, device=p.device), best]
+    shape = (-1, *view.estimator.input_shape)
+    for move in (0.5 * (r + p), p):
+        cand, adv = bisect(flat(view.clip((x0 + move).view(shape))) - x0, 2.0)
+        better = adv & (norm_of(cand) < norm_of(r))
+        r = torch.where(better.unsqueeze(1), cand, r)
+    return r
+
+
 def shrink_to_boundary(
     view: TorchView,
     x0: torch.Tensor,
@@ -128,6 +173,7 @@ def shrink_to_boundary(
     overshoot: float,
     max_norm: torch.Tensor | None = None,
     geo: Geometry | None = None,
+    candidates: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Smaller adversarial points along/around adversarial perturbations ``r`` (see the module docstring).
 
@@ -137,6 +183,10 @@ def shrink_to_boundary(
                      in ``geo``'s norm (L2 without ``geo``).
     :param geo: Geometry of the projection rounds (box-aware tangent-plane points, norms
                 compared in its norm); ``None``: L2 with the plain (box-unaware) projection.
+    :param candidates: Optional classes ``(B, R)`` (untargeted, with ``geo``): every projection
+                       round linearises all of them at ``x0 + r`` (one Jacobian of ``R`` rows)
+                       and projects onto the tangent plane closest to ``x0``, trying both the
+                       half-way and the full move.
     :return: Adversarial points, shape ``(B, *input_shape)``.
     """
     shape = (-1, *view.estimator.input_shape)
@@ -162,6 +212,9 @@ def shrink_to_boundary(
         r, _ = bisect(r, 1.0)
     for _ in range(projection_steps):
         xb = (x0 + r).view(shape)
+        if candidates is not None and geo is not None:
+            r = _project_candidates(view, geo, x0, r, xb, ref, candidates, up0, down0, bisect, norm_of)
+            continue
         if targeted:
             k = target
         else:

@@ -170,6 +170,8 @@ def check_labels(y: np.ndarray | None, n: int, nb_classes: int) -> np.ndarray | 
     if y is None:
         return None
     y = np.asarray(y)
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise ValueError("`y` contains NaN or infinite values.")
     if y.ndim == 2 and y.shape[1] == nb_classes:
         y = np.argmax(y, axis=1)
     if y.ndim != 1 or y.shape[0] != n:

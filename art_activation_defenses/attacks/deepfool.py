@@ -61,6 +61,7 @@ class DeepFool(MinimalPerturbationAttack):
         "overshoot",
         "refine_steps",
         "projection_steps",
+        "surrogate_search",
         "batch_size",
         "targeted",
         "verbose",
@@ -77,6 +78,7 @@ class DeepFool(MinimalPerturbationAttack):
         overshoot: float = 0.02,
         refine_steps: int = 8,
         projection_steps: int = 3,
+        surrogate_search: bool = True,
         batch_size: int = 128,
         targeted: bool = False,
         verbose: bool = True,
@@ -92,6 +94,10 @@ class DeepFool(MinimalPerturbationAttack):
                              perturbation, see the class docstring; 0 disables. Default 8.
         :param projection_steps: Boundary-projection rounds after the bisection (L2 only), see
                                  the class docstring; 0 disables. Default 3.
+        :param surrogate_search: On a classifier whose activation defences offer BPDA gradients
+                                 (a ``RetrofitClassifier`` in ``"exact"`` mode), run the search a
+                                 second time along BPDA gradients and keep, per sample, the smaller
+                                 adversarial perturbation (the exact model judges). Default True.
         :param batch_size: Samples per batch. Default 128.
         :param targeted: If ``True``, ``y`` holds target labels and the only candidate is the target.
         :param verbose: Show a progress bar over batches. Default True.
@@ -103,6 +109,7 @@ class DeepFool(MinimalPerturbationAttack):
         self.overshoot = overshoot
         self.refine_steps = refine_steps
         self.projection_steps = projection_steps
+        self.surrogate_search = surrogate_search
         self.batch_size = batch_size
         self._targeted = targeted
         self.verbose = verbose
@@ -148,6 +155,7 @@ class DeepFool(MinimalPerturbationAttack):
             grads = view.feasible(xk, grads)
             dist = boundary_distances(geo, diffs, grads, _CROSS)
             stalled = ~torch.isfinite(dist).any(1)
+            flat_pt = stalled  # the exact model is flat here
             if use_surrogate and bool(stalled.any()):  # zero exact gradient: BPDA direction
                 sid = torch.nonzero(stalled).squeeze(1)
                 with view.surrogate_gradients():
@@ -161,6 +169,10 @@ class DeepFool(MinimalPerturbationAttack):
             w, c = grads[rows, best], diffs[rows, best].abs() + _CROSS
             up, down = view.room(xk)
             step, _ = box_linear_step(geo, w, c, up, down)  # exact linear step inside the box
+            if bool(flat_pt.any()):  # flat regions: a step that doubles with every flat visit
+                sid = torch.nonzero(flat_pt).squeeze(1)
+                step[sid] = step[sid] * torch.pow(2.0, hits[active[sid]].clamp(max=10).to(step.dtype)).unsqueeze(1)
+                hits[active[sid]] += ~stalled[sid]
             if bool(stalled.any()):  # still no direction: random restart from a perturbed point
                 sid = torch.nonzero(stalled).squeeze(1)
                 step[sid] = restart_step(view, geo, len(sid), step.shape[1], hits[active[sid]], gen)
@@ -170,7 +182,7 @@ class DeepFool(MinimalPerturbationAttack):
             its[active] += 1
         x_out = view.clip((x0_flat + (1.0 + self.overshoot) * r_tot).view(shape))
         ids = torch.nonzero(fooled & (its > 0)).squeeze(1)
-        x_out = self._shrink(view, geo, x0_flat, x_out, r_tot, ref, target, ids)
+        x_out = self._shrink(view, geo, x0_flat, x_out, r_tot, ref, target, ids, cand)
         return x_out, its
 
 

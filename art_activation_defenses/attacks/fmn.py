@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -46,14 +47,23 @@ class FMN(TorchAttack):
     adversarial perturbation ``δ*`` (none yet), each of the ``steps`` steps ``k`` (one forward and
     one backward pass) is
 
-    1. ``g = ∇L(x + δ)``, with the entries that would push a coordinate at a clip value out of the
-       box zeroed; if ``x + δ`` is adversarial, ``δ* ← δ`` when ``||δ|| < ||δ*||``;
+    1. ``g = −∇L(x + δ)`` (the descent direction), with the entries that would push a coordinate
+       at a clip value out of the box zeroed; if ``x + δ`` is adversarial, ``δ* ← δ`` when
+       ``||δ|| < ||δ*||``;
     2. radius: adversarial ``ε ← min(ε (1 − γ_k), ||δ*||)``; not adversarial and ``δ*`` found
        ``ε ← ε (1 + γ_k)``; not adversarial and none found yet, the linear extrapolation to the
-       boundary ``ε ← ||δ|| + max(L, 0) / ||g||_q`` (``q`` the dual norm: 2 for L2, 1 for L∞);
-    3. step: ``δ ← δ − α_k g / ||g||_2``, projected onto the ``ε``-ball of the norm, then
-       ``δ ← clip(x + δ) − x``.  A sample whose gradient is exactly zero (masked gradients) steps
-       along a random unit direction drawn from a private generator seeded with ``seed``.
+       boundary, enlarged by the same factor, ``ε ← (||δ|| + max(L, 0) / ||g||_q) (1 + γ_k)``
+       (``q`` the dual norm: 2 for L2, 1 for L∞; without the factor a linear model's iterate
+       lands exactly on the boundary and stays there);
+    3. step: the steepest step of length ``α_k`` in the norm, ``δ ← δ + α_k g / ||g||_2`` (L2) or
+       ``δ ← δ + α_k sign(g)`` (L∞), projected onto the ``ε``-ball, then ``δ ← clip(x + δ) − x``.
+       A sample whose gradient is exactly zero (masked gradients) steps along a random direction
+       drawn from a private generator seeded with ``seed``.
+
+    Two choices differ from the paper's Algorithm 1: the ``(1 + γ_k)`` factor of the extrapolation
+    (step 2) and, for L∞, the sign step instead of the L2-normalised gradient step (mean L∞
+    distance 0.1075 instead of 0.1106 on the first 100 MNIST test images, on the LeNet-like of
+    ``benchmarks/fmn_vs_ddn.py``).
 
     ``α_k`` and ``γ_k`` are cosine-annealed from ``alpha_init`` to ``alpha_final`` and from
     ``gamma_init`` to ``gamma_final``.  After the last step a forward pass judges the last point,
@@ -88,7 +98,6 @@ class FMN(TorchAttack):
         "verbose",
     ]
     _desc = "FMN"
-    _linf_step = "l2"
 
     def __init__(
         self,
@@ -210,7 +219,8 @@ class FMN(TorchAttack):
     def _is_adv(self, logits: torch.Tensor, lab: torch.Tensor) -> torch.Tensor:
         return reached(logits.argmax(1), lab, lab, self.targeted)
 
-    def _loss(self, lab: torch.Tensor) -> Any:
+    def _loss(self, lab: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+        """``logits -> L`` per sample: the logit margin, negative once adversarial."""
         sign = -1.0 if self.targeted else 1.0
 
         def fn(logits: torch.Tensor) -> torch.Tensor:
@@ -295,19 +305,11 @@ class FMN(TorchAttack):
                 torch.minimum(eps * (1 - gamma), best_norm),
                 torch.where(hit, eps * (1 + gamma), extrapolated),
             )
-            g_norm = g.norm(dim=1)
-            zero = g_norm == 0
-            if bool(zero.any()):  # masked gradient: a random unit direction
-                noise = torch.randn((int(zero.sum()), g.shape[1]), generator=gen, device=dev)
+            zero = dual == 0
+            if bool(zero.any()):  # masked gradient: a random direction
                 g = g.clone()
-                g[zero] = noise
-                g_norm = torch.where(zero, g.norm(dim=1), g_norm)
-            if geo.p == 2 or self._linf_step == "l2":
-                delta = delta + alpha * g / g_norm.clamp_min(1e-30).unsqueeze(1)
-            elif self._linf_step == "sign":
-                delta = delta + alpha * torch.sign(g)
-            else:
-                delta = delta + alpha * eps.clamp(max=1e3).unsqueeze(1) * torch.sign(g)
+                g[zero] = torch.randn((int(zero.sum()), g.shape[1]), generator=gen, device=dev)
+            delta = delta + geo.step(g, torch.full_like(eps, alpha))
             delta = _project(geo, delta, eps)
             delta = flat(view.clip((xa + delta).view(shape))) - xa
             its[active] += 1

@@ -69,6 +69,7 @@ class TrustRegion(MinimalPerturbationAttack):
         "overshoot",
         "refine_steps",
         "projection_steps",
+        "surrogate_search",
         "batch_size",
         "targeted",
         "verbose",
@@ -88,6 +89,7 @@ class TrustRegion(MinimalPerturbationAttack):
         overshoot: float = 0.02,
         refine_steps: int = 8,
         projection_steps: int = 3,
+        surrogate_search: bool = True,
         batch_size: int = 128,
         targeted: bool = False,
         verbose: bool = True,
@@ -102,7 +104,10 @@ class TrustRegion(MinimalPerturbationAttack):
         :param max_radius: Upper bound of the radius. Default ``inf``.
         :param overshoot: Relative overshoot of a step that reaches the boundary estimate. Default 0.02.
         :param refine_steps: Bisection steps along each fooled sample's perturbation (step 4). Default 8.
-        :param projection_steps: Boundary-projection rounds, L2 only (step 4). Default 3.
+        :param projection_steps: Boundary-projection rounds (step 4). Default 3.
+        :param surrogate_search: On a classifier whose activation defences offer BPDA gradients,
+                                 also search along BPDA gradients and keep, per sample, the smaller
+                                 adversarial perturbation (step 5). Default True.
         :param batch_size: Samples per batch. Default 128.
         :param targeted: If ``True``, ``y`` holds target labels.
         :param verbose: Show a progress bar over batches. Default True.
@@ -117,6 +122,7 @@ class TrustRegion(MinimalPerturbationAttack):
         self.overshoot = overshoot
         self.refine_steps = refine_steps
         self.projection_steps = projection_steps
+        self.surrogate_search = surrogate_search
         self.batch_size = batch_size
         self._targeted = targeted
         self.verbose = verbose
@@ -156,11 +162,12 @@ class TrustRegion(MinimalPerturbationAttack):
         its = torch.zeros(b, dtype=torch.int64, device=dev)
         hits = torch.zeros(b, dtype=torch.int64, device=dev)  # random restarts per sample
         use_surrogate = view.has_surrogate
+        bpda = torch.zeros(b, dtype=torch.bool, device=dev)  # samples searching along BPDA gradients
         gen = torch.Generator(device=dev).manual_seed(0)  # private: restarts only
         # state of the active samples only, compacted when samples finish
         active = torch.arange(b, device=dev)
         xa, tgt, rf = flat(x0).clone(), target, ref
-        x_prev = f_prev = w_prev = radius = torch.empty(0)
+        x_prev = f_prev = w_prev = radius = was_flat = torch.empty(0)
         for it in range(self.max_iter + 1):
             logits, f, w = view.value_and_grad(xa.view(shape), logit_gap(tgt, rf))
             w = view.feasible(xa, flat(w))
@@ -172,14 +179,17 @@ class TrustRegion(MinimalPerturbationAttack):
                 active, xa, tgt, rf, f, w = active[keep], xa[keep], tgt[keep], rf[keep], f[keep], w[keep]
                 if it > 0:
                     x_prev, f_prev, w_prev, radius = x_prev[keep], f_prev[keep], w_prev[keep], radius[keep]
+                    was_flat = was_flat[keep]
             if active.numel() == 0:
                 break
             if it == self.max_iter:
                 x_out[active] = xa.view(shape)
                 break
             dual = geo.dual_norm(w)
-            if use_surrogate and bool((dual == 0).any()):  # zero exact gradient: BPDA direction
-                sid = torch.nonzero(dual == 0).squeeze(1)
+            flat_pt = dual == 0  # the exact model is flat here: no linear model to trust
+            swap = flat_pt | bpda[active]
+            if use_surrogate and bool(swap.any()):  # zero or failing exact gradient: BPDA direction
+                sid = torch.nonzero(swap).squeeze(1)
                 with view.surrogate_gradients():
                     _, _, w_s = view.value_and_grad(xa[sid].view(shape), logit_gap(tgt[sid], rf[sid]))
                 w[sid] = view.feasible(xa[sid], flat(w_s))
@@ -196,12 +206,17 @@ class TrustRegion(MinimalPerturbationAttack):
                     radius * 1.2,
                     torch.where(informative & (rho < 0.5), radius / 1.2, radius),
                 )
+                # leaving a flat region: accept and double the radius while still flat
+                informative = informative & ~was_flat
+                radius = torch.where(was_flat & flat_pt, 2.0 * radius, radius)
                 # a radius at its floor means the linear model keeps failing (a jump of the
                 # activations): accept the step and restart the radius from the boundary estimate
-                floor = radius <= (1e-2 * estimate).clamp_min(self.min_radius)
+                floor = ~was_flat & (radius <= (1e-2 * estimate).clamp_min(self.min_radius))
+                bpda[active[floor]] = True  # from now on the BPDA direction, the exact model as judge
                 radius = torch.where(floor, self.initial_radius * estimate, radius)
                 radius = radius.clamp(self.min_radius, self.max_radius)
                 reject = informative & (rho <= 0) & ~floor
+                flat_pt = flat_pt & ~reject
                 if bool(reject.any()):  # back to the previous point, with its gradient
                     xa = torch.where(reject.unsqueeze(1), x_prev, xa)
                     f = torch.where(reject, f_prev, f)
@@ -218,15 +233,15 @@ class TrustRegion(MinimalPerturbationAttack):
                 cut = step * (radius / length.clamp_min(1e-30)).unsqueeze(1)
             else:
                 cut = torch.sign(w) * torch.minimum(torch.where(w > 0, up, down), radius.unsqueeze(1))
-            step = torch.where(over.unsqueeze(1), cut, step)
+            step = torch.where((over | flat_pt).unsqueeze(1), cut, step)  # flat: a full radius
             stalled = dual == 0
             if bool(stalled.any()):  # still no direction: random restart from a perturbed point
                 sid = torch.nonzero(stalled).squeeze(1)
                 step[sid] = restart_step(view, geo, len(sid), step.shape[1], hits[active[sid]], gen)
                 hits[active[sid]] += 1
-            x_prev, f_prev, w_prev = xa, f, w
+            x_prev, f_prev, w_prev, was_flat = xa, f, w, flat_pt
             xa = flat(view.clip((xa + step).view(shape)))
             its[active] += 1
         ids = torch.nonzero(fooled & (its > 0)).squeeze(1)
         x0_flat = flat(x0)
-        return self._shrink(view, geo, x0_flat, x_out, flat(x_out) - x0_flat, ref, target, ids), its
+        return self._shrink(view, geo, x0_flat, x_out, flat(x_out) - x0_flat, ref, target, ids, cand), its

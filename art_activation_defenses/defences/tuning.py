@@ -314,9 +314,12 @@ def plot_tradeoff(result: dict[str, Any], path: str | Path) -> Path:
         Line2D([], [], color="red", marker="$⚠$", linestyle="", markersize=9),
     ]
     chosen_text = "chosen: none" if chosen is None else f"chosen {label} = {values[int(chosen)]:g}"
-    labels += [chosen_text, "outside the accuracy budget", "flagged: BPDA ρ below white-box ρ"]
+    margin = float(result.get("flag_margin", 0.1))
+    flag_text = f"flagged: BPDA ρ > {margin:.0%} below white-box ρ" + ("" if any(masking) else " (none)")
+    labels += [chosen_text, "outside the accuracy budget", flag_text]
     fig.legend(handles, labels, loc="lower center", ncol=4, fontsize="small", frameon=False)
     attack = str(result.get("attack", "deepfool"))
+    attack = {"deepfool": "DeepFool-L2", "deepfool-inf": "DeepFool-L∞"}.get(attack, attack)
     n = result.get("n_samples")
     fig.suptitle(
         f"{result.get('activation', '')} {label} trade-off: {attack} (minimal-perturbation, no ε), "

@@ -1,8 +1,9 @@
 """
 Detector-aware evasion attack on the LID detector (Carlini & Wagner 2017; Athalye, Carlini & Wagner 2018).
 
-PGD in an L∞ ball on ``classification loss + detector_weight * softplus(detector logit)``: the
-adversarial example must be misclassified *and* scored "clean" by the fitted :class:`LIDDetector`.
+PGD in an L∞ ball on a classification loss and ``softplus(detector logit)`` (their gradients
+L1-normalised per sample and summed with weights 1 and ``detector_weight``): the adversarial
+example must be misclassified *and* scored "clean" by the fitted :class:`LIDDetector`.
 The detector's features are differentiated through a surrogate: the maximum-likelihood LID of the
 query against the *same* clean reference minibatch the detector uses (held fixed, so the estimate
 is a smooth function of the query's layer outputs); the non-differentiable parts — the choice of the
@@ -235,7 +236,8 @@ class AdaptiveLIDAttack(EvasionAttack):
     """
     L∞ PGD that misclassifies and drives the fitted :class:`LIDDetector`'s score to "clean".
 
-    Minimises ``loss_cls + detector_weight * softplus(s(x))`` where ``s`` is the detector's logit on the
+    Each sign step follows ``unit(∇ loss_cls) + detector_weight * unit(∇ softplus(s(x)))`` (``unit`` =
+    per-sample L1 normalisation, so neither term drowns the other), where ``s`` is the detector's logit on the
     surrogate LID features; ``loss_cls`` is ``-CE`` while the sample is still classified correctly
     (``loss="ce"``) or the C&W margin ``max(z_y - max_{j≠y} z_j + confidence, 0)`` (``loss="cw"``). Keeps,
     per sample, the misclassified iterate with the lowest detector score (the last iterate if none).
@@ -250,7 +252,8 @@ class AdaptiveLIDAttack(EvasionAttack):
     :param eps: L∞ radius (default 0.1).
     :param eps_step: Step size (default 0.01).
     :param max_iter: Number of steps (default 100).
-    :param detector_weight: Weight of the detector term (default 1.0).
+    :param detector_weight: Weight of the detector term's (L1-normalised) gradient against the
+        classification term's (default 0.5).
     :param confidence: Logit margin of ``loss="cw"`` (default 10.0; ignored by ``"ce"``).
     :param random_init: Start from a uniform point of the ball (default True).
     :param bpda: Differentiate activations with a ``grad_mode`` straight-through (default True).
@@ -282,7 +285,7 @@ class AdaptiveLIDAttack(EvasionAttack):
         eps: float = 0.1,
         eps_step: float = 0.01,
         max_iter: int = 100,
-        detector_weight: float = 1.0,
+        detector_weight: float = 0.5,
         confidence: float = 10.0,
         random_init: bool = True,
         bpda: bool = True,
@@ -421,9 +424,13 @@ class AdaptiveLIDAttack(EvasionAttack):
                 for term in (self._classification_loss(logits, y), detector_term)
             )
             import os
-            w = torch.where(fooled, 1.0, float(os.environ.get("CW_", "0.5"))) * float(self.detector_weight)
+            if os.environ.get("GATE_"):
+                w = found.to(x_adv.dtype) * float(self.detector_weight)
+            else:
+                w = torch.full_like(found, float(self.detector_weight), dtype=x_adv.dtype)
             grad = _unit(g_cls, x_adv) + w.view(-1, *([1] * (x_adv.dim() - 1))) * _unit(g_det, x_adv)
-            delta = (x_adv.detach() - x0 - step * grad.sign()).clamp(-eps, eps)
+            st = step * (0.5 ** (3 * it // self.max_iter)) if os.environ.get("DECAY_") else step
+            delta = (x_adv.detach() - x0 - st * grad.sign()).clamp(-eps, eps)
         best[~found] = x_adv.detach()[~found]
         assert best.shape == x0.shape
         return best.cpu().numpy().astype(np.float32)

@@ -23,7 +23,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
-from art_activation_defenses._validation import check_samples
+from art_activation_defenses._validation import check_labels, check_samples, check_scalar
 from art_activation_defenses.detectors._layers import LayerTap, check_array
 from art_activation_defenses.detectors.features import (
     TooFewNeighboursError,
@@ -130,6 +130,7 @@ class LIDDetector(EvasionDetector):
             raise ValueError(f"`batch_size` must be an integer > k, got {self.batch_size!r}.")
         if self.batch_size <= self.k:
             raise ValueError(f"`batch_size` must be > k={self.k}, got {self.batch_size!r}.")
+        check_scalar(self.threshold, "threshold")
         if not 0.0 < float(self.threshold) < 1.0:
             raise ValueError(f"`threshold` must lie in (0, 1), got {self.threshold!r}.")
         if isinstance(self.cv, bool) or not isinstance(self.cv, (int, np.integer)) or self.cv < 2:
@@ -300,10 +301,7 @@ def _correct_mask(classifier: PyTorchClassifier, x: np.ndarray, y: np.ndarray | 
             stacklevel=3,
         )
         return np.ones(x.shape[0], dtype=bool)
-    y_arr = np.asarray(y)
-    y_idx = y_arr.argmax(1) if y_arr.ndim == 2 else y_arr
-    if y_idx.shape != (x.shape[0],):
-        raise ValueError(f"`y` must have {x.shape[0]} labels to match `x_clean`, got shape {y_arr.shape}.")
+    y_idx = check_labels(y, "y", x.shape[0], classifier.nb_classes)
     return np.asarray(classifier.predict(x).argmax(1) == y_idx)
 
 
@@ -371,6 +369,7 @@ def lid_auc(
         check_samples(x_noisy, "x_noisy", clip_values=clip, reference=x_clean, reference_name="x_clean")
     if x_noisy is not None and x_noisy.shape != x_clean.shape:
         raise ValueError(f"`x_noisy` shape {x_noisy.shape} differs from `x_clean` shape {x_clean.shape}.")
+    check_scalar(test_size, "test_size")
     if not 0.0 < float(test_size) < 1.0:
         raise ValueError(f"`test_size` must lie in (0, 1), got {test_size!r}.")
     keep = _correct_mask(classifier, x_clean, y)

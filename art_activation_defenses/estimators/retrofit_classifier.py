@@ -363,7 +363,13 @@ class RetrofitClassifier(PyTorchClassifier):
         act = {k: kwargs.pop(k) for k in list(kwargs) if k in names}
         gradient = kwargs.pop("gradient", self._gradient)
         eot = kwargs.pop("eot_samples", self._eot_samples)
-        grad_params = dict(kwargs.pop("grad_params", self._grad_params) or {})
+        grad_params_in = kwargs.pop("grad_params", self._grad_params) or {}
+        if not isinstance(grad_params_in, Mapping):
+            raise ValueError(
+                "`grad_params` must be a mapping such as {'kappa': 0.0}, "
+                f"got {type(grad_params_in).__name__}."
+            )
+        grad_params = dict(grad_params_in)
         kwargs.pop("activation", None)  # fixed at construction; get_params round-trips it
         if gradient not in _GRADIENT_MODES:
             raise ValueError(f"`gradient` must be one of {_GRADIENT_MODES}, got {gradient!r}.")
@@ -371,7 +377,10 @@ class RetrofitClassifier(PyTorchClassifier):
             raise ValueError(f"`eot_samples` must be a positive integer, got {eot!r}.")
         probe = copy.deepcopy(self.activation_modules[0])
         probe.set_params(**act)  # validates values and names
-        probe.grad_params = grad_params  # validates gray-box names and values
+        try:
+            probe.grad_params = grad_params  # validates gray-box names and values
+        except ValueError as err:
+            raise ValueError(f"`grad_params` == {grad_params!r}: {err}") from err
         if gradient == "eot" and not self.is_randomized:
             warnings.warn(
                 f"gradient='eot' on a deterministic activation ({self._activation!r}) "
@@ -414,8 +423,14 @@ class RetrofitClassifier(PyTorchClassifier):
     def predict(
         self, x: np.ndarray, batch_size: int = 128, training_mode: bool = False, **kwargs: Any
     ) -> np.ndarray:
-        """ART ``predict`` with input validation (NaN, shape, dtype, clip range, empty)."""
-        return super().predict(self._check(x), batch_size=batch_size, training_mode=training_mode, **kwargs)
+        """ART ``predict`` with input validation (NaN, shape, dtype, clip range, empty).
+
+        ART's ``predict`` iterates a ``DataLoader``, which draws a base seed from torch's global
+        RNG; the state is put back, so predicting never advances the caller's RNG."""
+        x = self._check(x)
+        batch_size = check_scalar(batch_size, "batch_size", "int", min_val=1)
+        with torch.random.fork_rng(devices=[]):
+            return super().predict(x, batch_size=batch_size, training_mode=training_mode, **kwargs)
 
     def loss_gradient(self, x: Any, y: Any, training_mode: bool = False, **kwargs: Any) -> Any:
         """Gradient of the loss in the configured gradient mode (EOT: mean over draws)."""

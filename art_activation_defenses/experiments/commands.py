@@ -27,6 +27,7 @@ from art_activation_defenses.models import MODELS, build_model
 from art_activation_defenses.training import evaluate, fit, load_checkpoint, read_checkpoint, save_checkpoint
 
 __all__ = [
+    "check_out_dir",
     "checkpoint_settings",
     "load_model",
     "train_model",
@@ -220,6 +221,14 @@ def train_model(
     return meta
 
 
+def check_out_dir(out: str | Path) -> Path:
+    """``out`` as a directory to write into, checked before any work (an existing file is refused)."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"`out={str(out)!r}` is an existing file; give a directory.")
+    return path
+
+
 def _random_weights_check(weights: str | Path | None, allow_random_weights: bool, what: str) -> None:
     if weights is None:
         if not allow_random_weights:
@@ -262,6 +271,7 @@ def evaluate_model(
     """
     from art_activation_defenses.evaluation import audit, render_audit_markdown
 
+    check_out_dir(out)
     _random_weights_check(weights, allow_random_weights, "auditing")
     settings = checkpoint_settings(weights, model=model, dataset=dataset, model_kwargs=model_kwargs)
     model, dataset = settings["model"], settings["dataset"]
@@ -294,6 +304,8 @@ def evaluate_model(
     out = Path(out)
     write_json(result, out / "audit.json")
     title = f"Audit: {activation} {dict(activation_params)} on {model} ({dataset})"
+    if weights is None:
+        title += " — RANDOM WEIGHTS, NOT A TRAINED MODEL"
     (out / "audit.md").write_text(render_audit_markdown(result, title=title), encoding="utf-8")
     return result
 
@@ -328,6 +340,7 @@ def tune_model(
     """
     from art_activation_defenses.defences import plot_tradeoff, tune_kappa
 
+    check_out_dir(out)
     _random_weights_check(weights, allow_random_weights, "tuning on")
     settings = checkpoint_settings(weights, model=model, dataset=dataset, model_kwargs=model_kwargs)
     model, dataset = settings["model"], settings["dataset"]

@@ -208,6 +208,8 @@ def run_demo(
     :param verbose: Show progress bars.
     """
     cfg = (config or DemoConfig()).resolved()
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        raise ValueError(f"`out={str(out)!r}` is an existing file; give a directory.")
     saved_threads = torch.get_num_threads()
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)

@@ -147,8 +147,18 @@ def plot_kappa_tradeoff(results: dict[str, Any], path: str | os.PathLike[str]) -
         ax.grid(alpha=0.3)
         for k in flagged:
             ax.axvspan(k - width, k + width, color="red", alpha=0.12, lw=0)
-    for k in flagged:
-        ax1.annotate("⚠", (k, 1.0), color="red", ha="center", va="top", fontsize=13)
+    for r in rows:
+        if r.get("masking_flag") and r.get("pgd_accuracy") is not None:
+            ax1.annotate(
+                "⚠",
+                (r["kappa"], r["pgd_accuracy"]),
+                xytext=(0, 6),
+                textcoords="offset points",
+                color="red",
+                ha="center",
+                va="bottom",
+                fontsize=13,
+            )
     handles, labels = [], []
     for ax in (ax1, ax2):
         h, lab = ax.get_legend_handles_labels()
@@ -156,7 +166,7 @@ def plot_kappa_tradeoff(results: dict[str, Any], path: str | os.PathLike[str]) -
         labels += lab
     if flagged:
         handles += [Patch(color="red", alpha=0.12), Line2D([], [], color="red", marker="$⚠$", linestyle="")]
-        labels += ["flagged: an adaptive attack beat white-box PGD", "flagged κ"]
+        labels += ["flagged κ: an adaptive attack beat white-box PGD", "white-box PGD value it overstates"]
     fig.legend(handles, labels, loc="lower center", ncol=3, fontsize="small", frameon=False)
     fig.suptitle(
         f"JumpReLU trade-off on {cfg['dataset']}: PGD L∞ ε = {cfg['eps']:g} ({cfg['pgd_steps']} steps), "

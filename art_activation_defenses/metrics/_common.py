@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from art_activation_defenses._validation import check_model_dtype
+from art_activation_defenses._validation import check_model_dtype, check_samples
 from art_activation_defenses.detectors._layers import check_array
 
 if TYPE_CHECKING:
@@ -142,13 +142,20 @@ def label_indices(y: Any, n: int, nb_classes: int | None = None, name: str = "y"
     return y_idx
 
 
-def predict_labels(classifier: PyTorchClassifier, x: np.ndarray, batch_size: int) -> np.ndarray:
+def predict_labels(
+    classifier: PyTorchClassifier, x: np.ndarray, batch_size: int, *, name: str = "x"
+) -> np.ndarray:
     """
-    Predicted class indices of `x`.
+    Predicted class indices of `x`, after checking `x` under its public ``name`` (floating,
+    finite, the classifier's sample shape, within its clip_values).
 
     :param classifier: An ART classifier.
     :param x: Inputs.
     :param batch_size: Prediction batch size.
+    :param name: The argument's public name (``"x_adv"``...), for error messages.
     :return: Array (n,) of int64.
     """
+    check_samples(
+        x, name, input_shape=getattr(classifier, "input_shape", None), clip_values=classifier.clip_values
+    )
     return np.asarray(classifier.predict(x, batch_size=batch_size)).argmax(1).astype(np.int64)

@@ -89,7 +89,11 @@ def gradient_masking_checks(
     check_classifier(classifier)
     check_array(x, "x", input_shape=classifier.input_shape)
     batch_size = check_positive_int(batch_size, "batch_size")
-    if isinstance(zero_atol, bool) or not isinstance(zero_atol, (int, float)) or not zero_atol >= 0:
+    if (
+        isinstance(zero_atol, bool)
+        or not isinstance(zero_atol, (int, float))
+        or not 0 <= zero_atol < float("inf")
+    ):
         raise ValueError(f"`zero_atol` must be a non-negative number, got {zero_atol!r}.")
     n = x.shape[0]
     pred_a = np.asarray(classifier.predict(x, batch_size=batch_size), dtype=np.float64)

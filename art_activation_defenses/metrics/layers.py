@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from art_activation_defenses._validation import check_samples
 from art_activation_defenses.detectors._layers import LayerTap, default_layers, eval_mode, to_model_input
 from art_activation_defenses.metrics._common import check_array, check_positive_int, check_same_shape
 
@@ -68,6 +69,9 @@ def layer_perturbation_growth(
     module, convert = _model_and_input(model)
     check_array(x, "x")
     check_array(x_adv, "x_adv")
+    if not isinstance(model, nn.Module):  # an ART classifier: floating inputs on its clip_values' scale
+        for arr, name in ((x, "x"), (x_adv, "x_adv")):
+            check_samples(arr, name, input_shape=model.input_shape, clip_values=model.clip_values)
     check_same_shape(x, x_adv, "x", "x_adv")
     batch_size = check_positive_int(batch_size, "batch_size")
     names: list[str] = []

@@ -87,7 +87,7 @@ def relative_perturbation(
             if y is None
             else label_indices(y, x.shape[0], classifier.nb_classes)
         )
-        success = predict_labels(classifier, x_adv, batch_size) != ref
+        success = predict_labels(classifier, x_adv, batch_size, name="x_adv") != ref
     else:
         if y is not None:
             raise ValueError("`y` is only used together with `classifier`.")
@@ -122,12 +122,12 @@ def fool_rate(
     :return: Fool rate in [0, 1].
     """
     check_classifier(classifier)
-    check_array(x, "x")
-    check_array(x_adv, "x_adv")
+    check_array(x, "x", input_shape=classifier.input_shape)
+    check_array(x_adv, "x_adv", input_shape=classifier.input_shape)
     check_same_shape(x, x_adv, "x", "x_adv")
     batch_size = check_positive_int(batch_size, "batch_size")
     pred = predict_labels(classifier, x, batch_size)
-    pred_adv = predict_labels(classifier, x_adv, batch_size)
+    pred_adv = predict_labels(classifier, x_adv, batch_size, name="x_adv")
     if y is None:
         return float((pred_adv != pred).mean())
     y_idx = label_indices(y, x.shape[0], classifier.nb_classes)
@@ -151,10 +151,10 @@ def robust_accuracy(
     :return: Accuracy in [0, 1].
     """
     check_classifier(classifier)
-    check_array(x_adv, "x_adv")
+    check_array(x_adv, "x_adv", input_shape=classifier.input_shape)
     y_idx = label_indices(y, x_adv.shape[0], classifier.nb_classes)
     batch_size = check_positive_int(batch_size, "batch_size")
-    return float((predict_labels(classifier, x_adv, batch_size) == y_idx).mean())
+    return float((predict_labels(classifier, x_adv, batch_size, name="x_adv") == y_idx).mean())
 
 
 MAX_FGSM_STEPS = 10_000
@@ -188,7 +188,7 @@ def minimal_fgsm_perturbations(
     :return: Array (n,) of float64; NaN where no step up to `eps_max` flips the prediction.
     """
     check_classifier(classifier)
-    check_array(x, "x")
+    check_array(x, "x", input_shape=classifier.input_shape)
     p = parse_norm(norm)
     batch_size = check_positive_int(batch_size, "batch_size")
     eps_step = check_positive_float(eps_step, "eps_step")
@@ -211,7 +211,7 @@ def minimal_fgsm_perturbations(
         classifier, norm=p, eps=float(eps_max), eps_step=float(eps_step), minimal=True, batch_size=batch_size
     )
     x_adv = attack.generate(x, y=onehot)
-    flipped = predict_labels(classifier, x_adv, batch_size) != labels
+    flipped = predict_labels(classifier, x_adv, batch_size, name="x_adv") != labels
     ratios = _relative_norms(x, x_adv, 2.0)
     return np.where(flipped, ratios, np.nan)
 

@@ -219,7 +219,8 @@ def test_zero_gradient_pgd_found_is_verified_at_x_adv(
     dist = np.linalg.norm((x_adv.astype(np.float64) - x).reshape(len(x), -1), axis=1)
     np.testing.assert_allclose(attack.distances_[attack.found_], dist[attack.found_], rtol=1e-5)
     assert np.all(np.isnan(attack.distances_[~attack.found_]))
-    assert np.all(attack.iterations_ <= MIXED_ITER) and np.all(attack.iterations_[~attack.found_] == MIXED_ITER)
+    assert np.all(attack.iterations_ <= MIXED_ITER)
+    assert np.all(attack.iterations_[~attack.found_] == MIXED_ITER)
     # L∞ steps of `step`: each moves a point by at most step * sqrt(64) in L2
     assert np.all(dist <= step * 8.0 * attack.iterations_ + 1e-6)
     assert np.all(dist[attack.found_] > 0.0)  # no clean digit is already saturated

@@ -57,7 +57,7 @@ def _reference_loss_gradient(
     ``nn.ReLU`` replaced by ``act``, by plain autograd."""
     xt = torch.from_numpy(x).requires_grad_(True)
     h = xt
-    for layer in model:
+    for layer in model.children():
         h = act(h) if isinstance(layer, nn.ReLU) else layer(h)
     nn.functional.cross_entropy(h, torch.from_numpy(y)).backward()
     assert xt.grad is not None
@@ -108,7 +108,7 @@ def test_bpda_gradient_is_the_relu_derivative_through_the_defended_forward(
     # forward values stay the defence's
     with torch.no_grad():
         h = torch.from_numpy(x)
-        for layer in trained_model:
+        for layer in trained_model.children():
             h = _jump(KAPPA)(h) if isinstance(layer, nn.ReLU) else layer(h)
     np.testing.assert_allclose(clf.predict(x), h.numpy(), rtol=1e-5, atol=1e-5)
 
@@ -118,7 +118,8 @@ def test_exact_gradient_is_the_jumprelu_derivative(
 ) -> None:
     x, y = test_batch
     clf = _retrofit_classifier(trained_model, activation="jumprelu", kappa=KAPPA, gradient="exact")
-    _assert_same_gradient(clf.loss_gradient(x, y), _reference_loss_gradient(trained_model, _jump(KAPPA), x, y))
+    expected = _reference_loss_gradient(trained_model, _jump(KAPPA), x, y)
+    _assert_same_gradient(clf.loss_gradient(x, y), expected)
 
 
 def test_eot_gradient_is_the_mean_of_per_draw_gradients(
@@ -147,6 +148,6 @@ def test_gray_box_gradient_is_the_gradient_at_grad_params(
     _assert_same_gradient(clf.loss_gradient(x, y), expected)
     with torch.no_grad():  # predictions keep kappa = KAPPA
         h = torch.from_numpy(x)
-        for layer in trained_model:
+        for layer in trained_model.children():
             h = _jump(KAPPA)(h) if isinstance(layer, nn.ReLU) else layer(h)
     np.testing.assert_allclose(clf.predict(x), h.numpy(), rtol=1e-5, atol=1e-5)

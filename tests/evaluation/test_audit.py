@@ -17,7 +17,9 @@ from art_activation_defenses import RetrofitClassifier
 from art_activation_defenses.evaluation import audit, render_audit_markdown
 
 Digits = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-SETTINGS: dict[str, Any] = {"eps": 0.1, "max_iter": 20, "verbose": False}
+#: the legacy FGSM/PGD rows only (APGD and Square have their own tests in test_ensemble.py)
+SETTINGS: dict[str, Any] = {"eps": 0.1, "max_iter": 20, "verbose": False, "budget": "quick"}
+ROWS: dict[str, Any] = {**SETTINGS, "attacks": ("fgsm", "pgd")}
 
 
 def _retrofit(model: nn.Module, activation: str, **params: float) -> RetrofitClassifier:
@@ -38,7 +40,7 @@ def test_flags_sloped_relu_alpha_100(tiny_model: nn.Module, sample: tuple[np.nda
     clf = _retrofit(tiny_model, "srelu", alpha=100.0)
     clf.set_params(grad_params={"alpha": 50.0})  # a gray-box setting the audit must put back
     with pytest.warns(UserWarning, match="GRADIENT MASKING"):
-        result = audit(clf, tiny_model, x, y, **SETTINGS)
+        result = audit(clf, tiny_model, x, y, **ROWS)
     assert result["flagged"] and "GRADIENT MASKING SUSPECTED" in result["verdict"]
     pgd = next(r for r in result["rows"] if r["attack"] == "pgd")
     # alpha^2 = 1e4 times the logits: softmax saturates, cross-entropy gradients are exactly zero,
@@ -58,7 +60,7 @@ def test_flags_sloped_relu_alpha_100(tiny_model: nn.Module, sample: tuple[np.nda
 
 def test_does_not_flag_plain_relu(tiny_model: nn.Module, sample: tuple[np.ndarray, np.ndarray]) -> None:
     clf = _retrofit(tiny_model, "jumprelu", kappa=0.0)  # kappa 0 is ReLU: audited against itself
-    result = audit(clf, tiny_model, *sample, **SETTINGS)
+    result = audit(clf, tiny_model, *sample, **ROWS)
     assert not result["flagged"], result["rows"]
     assert "No sign of gradient masking" in result["verdict"]
     for row in result["rows"]:
@@ -99,9 +101,7 @@ def test_surrogate_column(
 def test_settings_restored_on_error(
     tiny_model: nn.Module, sample: tuple[np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    audit_module = importlib.import_module(
-        "art_activation_defenses.evaluation.audit"
-    )  # the name `audit` is the function
+    audit_module = importlib.import_module("art_activation_defenses.evaluation.ensemble")  # runs the PGD
 
     clf = _retrofit(tiny_model, "jumprelu", kappa=0.5)
     calls = {"n": 0}
@@ -116,7 +116,7 @@ def test_settings_restored_on_error(
 
     monkeypatch.setattr(audit_module, "pgd", failing)
     with pytest.raises(RuntimeError, match="boom"):
-        audit(clf, tiny_model, *sample, **SETTINGS)
+        audit(clf, tiny_model, *sample, **ROWS)
     assert clf.gradient == "exact" and all(m.grad_mode == "exact" for m in clf.activation_modules)
 
 

@@ -47,10 +47,19 @@ def test_model_grid(quick_run: tuple[Path, dict[str, Any]]) -> None:
         for key in ("clean", "fgsm_white_box", "pgd_white_box", "pgd_bpda", "pgd_margin", "pgd_worst"):
             assert 0.0 <= row[key] <= 1.0, (key, row[key])
         assert row["pgd_worst"] <= row["pgd_white_box"] + 1e-9
-        assert 0.0 <= row["zg_found"] <= 1.0
+        if row["beta"] in ("relu", "max"):  # uncapped: measured clean 0.89-0.94, PGD 0.31-0.32
+            assert row["clean"] >= 0.8 and row["pgd_white_box"] <= row["clean"] - 0.4, row
+            assert row["zg_found"] == 0.0  # a ReLU net has no zero-gradient point on the way
+        else:  # cap 0.05: saturated points everywhere (measured 0.97-1.0), BPDA/transfer beat white-box
+            assert row["zg_found"] >= 0.9, row
+            assert row["pgd_worst"] <= row["pgd_white_box"] - 0.15, row  # measured gaps 0.23-0.50
     for model in results["models"]:  # the full records keep the per-layer growth
         growth = model["growth"]["l2_growth"]
-        assert len(growth) == 4 and growth[0] == pytest.approx(1.0)
+        assert len(growth) == 4
+        if model["beta"] in ("relu", "max"):  # ReLU layers amplify an input perturbation: 12.6-14.5
+            assert growth[-1] > 5.0, (model["arch"], model["place"], growth)
+        elif model["place"] == "both":  # two saturated caps absorb it: measured 0.01-0.41
+            assert growth[-1] < 1.0, (model["arch"], growth)
     by = {(r["arch"], r["place"], r["beta"]): r for r in rows}
     # ReLU networks: no zero gradients, nothing masked; "max" caps never bind on the training data
     for arch in cfg["archs"]:
@@ -74,6 +83,14 @@ def test_table1(quick_run: tuple[Path, dict[str, Any]]) -> None:
     for row in rows:
         for key in ("clean", "fgsm_white_box", "pgd_white_box", "pgd_bpda", "cw_acc", "cw_bpda_acc"):
             assert 0.0 <= row[key] <= 1.0, (key, row[key])
+    by = {(r["training"], r["beta"]): r for r in rows}
+    # ReLU: clean 0.89-0.91; adversarial training lifts PGD accuracy (measured 0.31 -> 0.63 with
+    # FGSM and PGD training); the minimal-perturbation C&W attack fools nearly all (0.05-0.10 left)
+    for training in ("none", "fgsm", "pgd"):
+        relu = by[(training, "relu")]
+        assert relu["clean"] >= 0.8 and relu["cw_acc"] <= 0.2, relu
+    for training in ("fgsm", "pgd"):
+        assert by[(training, "relu")]["pgd_white_box"] >= by[("none", "relu")]["pgd_white_box"] + 0.15
 
 
 def test_resume_recomputes_nothing(quick_run: tuple[Path, dict[str, Any]]) -> None:
@@ -85,4 +102,4 @@ def test_resume_recomputes_nothing(quick_run: tuple[Path, dict[str, Any]]) -> No
     cells_after = json.loads((out / "cells.json").read_text(encoding="utf-8"))["cells"]
     assert cells_after == cells_before
     assert [p.stat().st_mtime_ns for p in model_files] == mtimes
-    assert again["wall_seconds_this_run"] < results["wall_seconds_this_run"]
+    assert _table(again, "fig4_6_robustness")["rows"] == _table(results, "fig4_6_robustness")["rows"]

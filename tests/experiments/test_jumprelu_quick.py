@@ -53,7 +53,14 @@ def test_attack_tables(quick_run: tuple[Path, dict[str, Any]]) -> None:
     for row in t1["rows"]:
         for key in ("clean_relu", "clean_jump", "relu_acc", "gray_acc", "white_acc", "bpda_acc"):
             assert _in_unit(row[key]), (key, row[key])
+        # measured (48 digits): clean 0.98 (base) / 0.90 (FGSM-trained), the same with the chosen kappa
+        assert row["clean_relu"] >= 0.8 and abs(row["clean_jump"] - row["clean_relu"]) <= 0.05
         assert row["white_acc"] <= row["clean_jump"] + 1e-9
+        # gray-box examples (crafted with kappa 0) transfer worse than white-box ones: +0.06 to +0.5
+        assert row["gray_acc"] >= row["white_acc"] - 0.03, row
+        assert row["bpda_acc"] <= row["white_acc"] + 0.1, row
+        if row["key"] == "pgd":  # PGD works on the ReLU net: measured 0.98 -> 0.40, 0.90 -> 0.67
+            assert row["relu_acc"] <= row["clean_relu"] - 0.15
     # minimal-perturbation attacks fool (nearly) every image of the ReLU net they were crafted on
     for row in t1["rows"]:
         if row["key"] in ("df_2", "df_inf", "tr"):
@@ -62,7 +69,8 @@ def test_attack_tables(quick_run: tuple[Path, dict[str, Any]]) -> None:
     lid = _table(results, "table3_lid")["rows"]
     assert len(lid) == len(ATTACKS)
     for row in lid:
-        assert all(row[k] is None or 0.0 <= row[k] <= 1.0 for k in ("lid_relu", "lid_jump", "lid_jump_bpda"))
+        # LID AUCs measured 0.91-1.0 on these obvious attacks
+        assert all(row[k] is None or row[k] >= 0.75 for k in ("lid_relu", "lid_jump", "lid_jump_bpda")), row
 
 
 def test_randomized_and_figures(quick_run: tuple[Path, dict[str, Any]]) -> None:
@@ -71,8 +79,10 @@ def test_randomized_and_figures(quick_run: tuple[Path, dict[str, Any]]) -> None:
     t4 = _table(results, "table4_randomized")
     assert [r["model"] for r in t4["rows"]] == list(MODELS)
     for row in t4["rows"]:
-        for key in ("clean", "pgd_white", "pgd_eot", "pgd_bpda", "pgd_transfer"):
-            assert _in_unit(row[key]), key
+        assert row["clean"] >= 0.8  # measured 0.98 / 0.90
+        for key in ("pgd_white", "pgd_eot", "pgd_bpda", "pgd_transfer"):
+            # every attack costs accuracy: measured at least 0.10 (FGSM-trained, white-box PGD)
+            assert _in_unit(row[key]) and row[key] <= row["clean"] - 0.05, (key, row)
     assert len(_table(results, "fig4_tradeoff")["rows"]) == len(MODELS) * len(cfg["kappas"])
     assert results["kappa"] in cfg["kappas"]
     mat = results["matrix"]["accuracy"]
@@ -81,7 +91,8 @@ def test_randomized_and_figures(quick_run: tuple[Path, dict[str, Any]]) -> None:
     )
     for it in results["iterations"].values():
         assert it["iterations"] == list(cfg["iterations"])
-        assert it["relu"][0] >= it["relu"][-1]  # clean accuracy first, attacked accuracy last
+        # clean accuracy first, attacked accuracy last: measured 0.98 -> 0.40 and 0.90 -> 0.67
+        assert it["relu"][-1] <= it["relu"][0] - 0.15
 
 
 def test_resume_recomputes_nothing(quick_run: tuple[Path, dict[str, Any]]) -> None:
@@ -93,7 +104,6 @@ def test_resume_recomputes_nothing(quick_run: tuple[Path, dict[str, Any]]) -> No
     cells_after = json.loads((out / "cells.json").read_text(encoding="utf-8"))["cells"]
     assert cells_after == cells_before  # same cells, same finish stamps: nothing recomputed
     assert [p.stat().st_mtime_ns for p in model_files] == mtimes
-    assert again["wall_seconds_this_run"] < results["wall_seconds_this_run"]
     # the compute time of the cells is carried over from the run that did them
     assert again["cell_seconds_all_runs"] == results["cell_seconds_all_runs"] > 0.0
     assert "took" in (out / "results.md").read_text(encoding="utf-8")

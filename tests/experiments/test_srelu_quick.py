@@ -60,12 +60,18 @@ def test_headline_table(quick_run: tuple[Path, dict[str, Any]]) -> None:
         ):
             assert 0.0 <= row[key] <= 1.0, (key, row[key])
         assert row["worst"] <= row["pgd"] + 1e-9
+        # measured (48 digits): clean 1.0; the margin loss and the transfer from alpha = 1 cost
+        # 0.25-0.31 at every alpha, saturated or not
+        assert row["clean"] >= 0.9
+        assert row["pgd_margin"] <= row["clean"] - 0.15 and row["transfer"] <= row["clean"] - 0.15, row
     by_alpha = {r["alpha"]: r for r in table["rows"]}
     # alpha = 100 saturates the softmax: cross-entropy gradients vanish, the margin loss still works
     assert by_alpha[100.0]["zero_grad"] > 0.9
     assert by_alpha[100.0]["masking"] is True
     assert by_alpha[100.0]["pgd_margin"] < by_alpha[100.0]["pgd"] - 0.1
     assert by_alpha[1.0]["zero_grad"] < 0.1
+    assert by_alpha[1.0]["pgd"] <= by_alpha[1.0]["clean"] - 0.15  # unsaturated: PGD works (1.0 -> 0.73)
+    assert by_alpha[1.0]["masking"] is False
 
 
 def test_other_tables(quick_run: tuple[Path, dict[str, Any]]) -> None:
@@ -78,12 +84,15 @@ def test_other_tables(quick_run: tuple[Path, dict[str, Any]]) -> None:
     assert len(_table(results, "surrogate")["rows"]) == n_alpha
     for t in results["tsne"]:
         assert len(t["coords"]) == len(t["labels"]) == cfg["tsne_n"]
-        assert -1.0 <= t["silhouette_tsne"] <= 1.0
+        assert t["silhouette_tsne"] > 0.3  # classes form clusters: measured 0.63-0.65
     for s in results["surrogate"]:
-        assert len(s["pgd"]) == n_eps and 0.0 <= s["agreement"] <= 1.0
+        # the surrogate matches the defended labels (measured 0.93-0.95) and its PGD examples at
+        # the largest eps transfer (defended accuracy measured 0.0-0.04)
+        assert len(s["pgd"]) == n_eps and s["agreement"] >= 0.85 and s["pgd"][-1] <= 0.25, s
     for row in _table(results, "targeted_per_class")["rows"]:
         values = [v for k, v in row.items() if k.startswith("class_")]
         assert len(values) == 10 and all(0.0 <= v <= 1.0 and not math.isnan(v) for v in values)
+        assert sum(values) / 10 >= 0.2, row  # targeted FGSM hits its target: measured class means 0.41-0.59
 
 
 def test_resume_recomputes_nothing(quick_run: tuple[Path, dict[str, Any]]) -> None:
@@ -95,5 +104,4 @@ def test_resume_recomputes_nothing(quick_run: tuple[Path, dict[str, Any]]) -> No
     cells_after = json.loads((out / "cells.json").read_text(encoding="utf-8"))["cells"]
     assert cells_after == cells_before  # same cells, same finish stamps: nothing recomputed
     assert [p.stat().st_mtime_ns for p in model_files] == mtimes
-    assert again["wall_seconds_this_run"] < results["wall_seconds_this_run"]
     assert _table(again, "headline")["rows"] == _table(results, "headline")["rows"]
