@@ -26,6 +26,7 @@ __all__ = [
     "check_choice",
     "check_clip_values",
     "check_in_clip",
+    "check_input",
     "check_labels",
     "check_model_dtype",
     "check_same_scale",
@@ -297,6 +298,59 @@ def check_labels(y: Any, name: str, n: int, nb_classes: int, *, one_hot: bool = 
     raise ValueError(
         f"`{name}` has shape {arr.shape}, must be ({n},) indices or ({n}, {nb_classes}) one-hot."
     )
+
+
+def check_input(
+    x: np.ndarray | torch.Tensor,
+    input_shape: Sequence[int],
+    clip_values: tuple[Any, Any] | None,
+    *,
+    name: str = "x",
+    clip_tolerance: float = 0.5,
+) -> np.ndarray | torch.Tensor:
+    """Validate a batch for an estimator: shape, dtype, finiteness, emptiness, clip range.
+
+    Floating numpy input is returned as float32 (a copy only when the dtype differs);
+    tensors are returned as they are. Values may leave ``clip_values`` by at most
+    ``clip_tolerance`` times the range width: some ART attacks (VAT's finite differences)
+    probe just outside the box, while data on the wrong scale is far outside it.
+
+    :raises ValueError: naming ``name`` and what is wrong with it.
+    """
+    if isinstance(x, torch.Tensor):
+        if not x.is_floating_point():
+            raise ValueError(f"`{name}` must be a floating-point tensor, got dtype {x.dtype}.")
+        shape = tuple(x.shape)
+        finite = bool(torch.isfinite(x).all())
+        lo_val, hi_val = (float(x.min()), float(x.max())) if x.numel() else (0.0, 0.0)
+    else:
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.floating):
+            raise ValueError(
+                f"`{name}` must be a floating-point array (float32, scaled to clip_values), "
+                f"got dtype {x.dtype}."
+            )
+        if x.dtype != np.float32:
+            x = x.astype(np.float32)
+        shape = x.shape
+        finite = bool(np.isfinite(x).all())
+        lo_val, hi_val = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
+    if len(shape) == 0 or shape[0] == 0:
+        raise ValueError(f"`{name}` is an empty batch (shape {shape}).")
+    if tuple(shape[1:]) != tuple(input_shape):
+        raise ValueError(f"`{name}` has shape {shape}; expected (n, {', '.join(map(str, input_shape))}).")
+    if not finite:
+        raise ValueError(f"`{name}` contains NaN or infinite values.")
+    if clip_values is not None:
+        lo, hi = np.min(clip_values[0]), np.max(clip_values[1])
+        # Catches data on the wrong scale (0-255 images, [-1, 1] normalisation) while letting
+        # ART's finite-difference probes (VAT steps up to ~xi outside the box) through.
+        tol = clip_tolerance * float(hi - lo)
+        if lo_val < lo - tol or hi_val > hi + tol:
+            raise ValueError(
+                f"`{name}` has values in [{lo_val:.4g}, {hi_val:.4g}], outside clip_values ({lo:g}, {hi:g})."
+            )
+    return x
 
 
 def check_model_dtype(model: nn.Module, name: str = "model") -> None:

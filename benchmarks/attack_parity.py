@@ -89,7 +89,8 @@ def classifier(model: nn.Module, spec: tuple[str, dict[str, float]] | None) -> P
     if spec is None:
         return PyTorchClassifier(model=model, **common)
     activation, params = spec
-    return RetrofitClassifier(model, activation=activation, gradient="exact", **common, **params)
+    kwargs: dict[str, Any] = {**common, **params}
+    return RetrofitClassifier(model, activation=activation, gradient="exact", **kwargs)
 
 
 # --------------------------------------------------------------- the TR reference (paper rule)
@@ -226,7 +227,9 @@ def measure(
     return {"wall": wall, "fooled": fooled, "rho2": rel(x, x_adv, 2.0), "rhoinf": rel(x, x_adv, math.inf)}
 
 
-def per_pass_ratios(model: nn.Module, clf: PyTorchClassifier, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+def per_pass_ratios(
+    model: nn.Module, clf: PyTorchClassifier, x: np.ndarray, y: np.ndarray
+) -> dict[str, float]:
     """The iterative loops' cost per pass, as ``benchmarks/attacks.py`` measures it (no shrink phase)."""
     sys.path.insert(0, str(HERE))
     from attacks import raw_fwd_bwd, raw_jacobian  # the same raw timings
@@ -301,7 +304,8 @@ def render(out: dict[str, Any]) -> str:
     for model_name, block in out["models"].items():
         lines += [f"## {model_name} (attacked {block['n_attacked']})", ""]
         lines += [
-            "| ours | reference | fooled ours / ref | ρ ours | ρ ref | ρ ratio | wall ours s | wall ref s | wall ratio |",
+            "| ours | reference | fooled ours / ref | ρ ours | ρ ref | ρ ratio "
+            "| wall ours s | wall ref s | wall ratio |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
         for r in block["pairs"]:
@@ -337,7 +341,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         refs.update(tr_refs())
     norms = {**OURS, **{k: v[0] for k, v in refs.items()}}
     out: dict[str, Any] = {
-        "command": "python benchmarks/attack_parity.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python benchmarks/attack_parity.py "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
         "threads": torch.get_num_threads(),
         "n": args.n,
         "clean_accuracy": evaluate(model, x_te, y_te),

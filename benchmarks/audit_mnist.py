@@ -1,16 +1,20 @@
-"""Adaptive-attack audit of three activation defences on a LeNet-like trained on real MNIST (not a test).
+"""The audit's attack ensemble on a LeNet-like trained on real MNIST, beside single attacks run as a
+new user would (not a test).
 
-Trains ``lenet-like`` on MNIST for 3 epochs (seed 0; about a minute on 2 cores) or loads it from
-``--cache-dir``, retrofits it with
+Trains ``lenet-like`` on MNIST for 3 epochs (seed 0) or loads it from ``--cache-dir``, and audits
 
+* the ReLU model itself,
+* JumpReLU ``kappa = 0.75`` at every ReLU site (the jumprelu reproduction's choice),
 * sloped ReLU ``alpha = 100`` at every ReLU site (Borji's test-time defence),
-* JumpReLU ``kappa = 1.0`` at every ReLU site (the JumpReLU paper's MNIST setting),
 * capped ReLU ``beta = 0.01`` at the sites given by ``--capped-layers`` (default ``classifier.1``,
   the first dense hidden layer), *trained* with the cap (see ``CAPPED_LAYERS_NOTE``),
 
-and audits each with ``audit`` (L∞ FGSM and PGD-40 beside BPDA, logit-margin, margin+BPDA,
-transfer from the ReLU model, and for the sloped ReLU the surrogate transfer of Borji's BPDA
-experiment) on the first ``--n`` test images. Prints the tables and writes
+with ``audit`` (budget ``--budget``, L∞ ``--eps``; transfer from the ReLU model, and for the
+sloped ReLU the surrogate transfer of Borji's BPDA experiment) on the first ``--n`` test images.
+Beside each audit it runs, independently of the audit's code, ART's ``AutoProjectedGradientDescent``
+(cross-entropy, 100 iterations, exact gradient and, where the defence has one, straight-through
+BPDA gradient) and ART's ``SquareAttack`` (``--check-queries`` queries on every sample), and checks
+that the audit's per-sample worst case is at or below each of them. Prints the tables and writes
 ``benchmarks/results/audit_mnist.md`` and ``.json``.
 
 Run: ``python benchmarks/audit_mnist.py`` (``--quick`` for a smoke run on digits).
@@ -19,17 +23,21 @@ Run: ``python benchmarks/audit_mnist.py`` (``--quick`` for a smoke run on digits
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from art.attacks.evasion import AutoProjectedGradientDescent, SquareAttack
 from art.estimators.classification import PyTorchClassifier
 from torch import nn
 
 from art_activation_defenses import RetrofitClassifier, relu_sites, retrofit
 from art_activation_defenses.data import load_dataset
+from art_activation_defenses.defences._common import seeded
 from art_activation_defenses.evaluation import audit, render_audit_markdown
 from art_activation_defenses.experiments._common import environment, write_json
 from art_activation_defenses.models import build_model
@@ -85,6 +93,38 @@ def get_capped_model(
     return model.eval(), meta
 
 
+SINGLE_KEYS = ("apgd_ce_exact", "apgd_ce_bpda", "square")
+
+
+def single_attacks(
+    clf: PyTorchClassifier, x: np.ndarray, y: np.ndarray, eps: float, queries: int
+) -> dict[str, Any]:
+    """ART's APGD-CE (100 iterations, exact and, where the defence has it, BPDA gradient) and ART's
+    Square (``queries``, every sample), run the way a user would, outside the audit's code."""
+    onehot = np.eye(10, dtype=np.float32)[y]
+
+    def acc(x_adv: np.ndarray) -> float:
+        return float((clf.predict(x_adv).argmax(1) == y).mean())
+
+    out: dict[str, Any] = {}
+    with seeded(0):
+        apgd = AutoProjectedGradientDescent(
+            clf, eps=eps, eps_step=2 * eps, max_iter=100, nb_random_init=1, verbose=False
+        )
+        out["apgd_ce_exact"] = acc(apgd.generate(x, y=onehot))
+        out["apgd_ce_bpda"] = None
+        if isinstance(clf, RetrofitClassifier):
+            clf.set_params(gradient="bpda")
+            try:
+                out["apgd_ce_bpda"] = acc(apgd.generate(x, y=onehot))
+            finally:
+                clf.set_params(gradient="exact")
+        out["square"] = acc(
+            SquareAttack(clf, eps=eps, max_iter=queries, nb_restarts=1, verbose=False).generate(x, y=onehot)
+        )
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -96,7 +136,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", type=Path, default=HERE / "results", help="output directory")
     parser.add_argument("--n", type=int, default=500, help="test images audited (default 500)")
     parser.add_argument("--eps", type=float, default=0.1, help="L-inf budget (default 0.1)")
-    parser.add_argument("--max-iter", type=int, default=40, help="PGD steps (default 40)")
+    parser.add_argument("--max-iter", type=int, default=None, help="PGD steps (default: the budget's)")
+    parser.add_argument("--budget", default="standard", help="audit budget: quick, standard or thorough")
+    parser.add_argument("--square-queries", type=int, default=None, help="the audit's Square budget")
+    parser.add_argument(
+        "--check-queries", type=int, default=1000, help="queries of the independent Square run (1000)"
+    )
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--no-minimal", action="store_true", help="skip the minimal-perturbation audit")
     parser.add_argument("--epochs", type=int, default=3, help="training epochs (default 3)")
     parser.add_argument(
         "--capped-layers", default="classifier.1", help="comma-separated ReLU site names or indices to cap"
@@ -107,6 +154,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--quick", action="store_true", help="digits instead of MNIST, small budgets")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
 
     dataset, root = ("digits", None) if args.quick else ("mnist", args.data_dir)
     n = min(args.n, 200) if args.quick else args.n
@@ -142,47 +190,79 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         capped_model, nn.CrossEntropyLoss(), x.shape[1:], 10, clip_values=(0.0, 1.0), device_type="cpu"
     )
     print(f"capped LeNet-like (beta=0.01 at {capped}) test accuracy {evaluate(capped_model, x_te, y_te):.4f}")
-    defences: dict[str, tuple[Any, bool]] = {  # title -> (classifier, surrogate column)
-        "SReLU alpha=100 (retrofit, all sites)": (make("srelu", alpha=100.0), True),
-        "JumpReLU kappa=1.0 (retrofit, all sites)": (make("jumprelu", kappa=1.0), False),
-        f"capped beta=0.01 (trained, at {args.capped_layers})": (capped_clf, False),
+    relu_clf = PyTorchClassifier(
+        model, nn.CrossEntropyLoss(), x.shape[1:], 10, clip_values=(0.0, 1.0), device_type="cpu"
+    )
+    defences: dict[str, tuple[Any, bool, bool]] = {  # title -> (classifier, surrogate, transfer)
+        "ReLU (undefended)": (relu_clf, False, False),
+        "JumpReLU kappa=0.75 (retrofit, all sites)": (make("jumprelu", kappa=0.75), False, True),
+        "SReLU alpha=100 (retrofit, all sites)": (make("srelu", alpha=100.0), True, True),
+        f"capped beta=0.01 (trained, at {args.capped_layers})": (capped_clf, False, True),
     }
     results: dict[str, Any] = {}
     markdown = [
         f"# Adaptive-attack audit on {dataset}",
         "",
         f"LeNet-like (ReLU) trained {meta.get('epochs')} epochs, seed 0; {n} test images; "
-        f"`python benchmarks/audit_mnist.py{' --quick' if args.quick else ''}`.",
+        f"`python benchmarks/audit_mnist.py {' '.join(sys.argv[1:] if argv is None else argv)}`.",
         "",
         f"Note: {CAPPED_LAYERS_NOTE}",
         "",
     ]
-    for title, (clf, with_surrogate) in defences.items():
+    summary = [
+        "| model | clean | audit robust (95% CI) | ART APGD-CE exact | ART APGD-CE BPDA | ART Square | "
+        "audit <= all |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for title, (clf, with_surrogate, with_transfer) in defences.items():
         print(f"\n== {title}")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # the verdict is printed in the table
             res = audit(
-                clf, model, x, y, eps=args.eps, max_iter=10 if args.quick else args.max_iter,
+                clf, model if with_transfer else None, x, y, eps=args.eps,
+                budget="quick" if args.quick else args.budget,
+                max_iter=args.max_iter, square_queries=args.square_queries,
                 surrogate=with_surrogate and not args.no_surrogate, surrogate_data=x_q,
-                surrogate_epochs=3 if args.quick else 8,
-                seed=0, verbose=True,
+                surrogate_epochs=3 if args.quick else 8, minimal=not args.no_minimal, seed=0, verbose=True,
             )  # fmt: skip
         text = render_audit_markdown(res, title=title)
+        singles = single_attacks(clf, x, y, args.eps, 20 if args.quick else args.check_queries)
+        res["single_attacks"] = singles
+        measured = [v for v in singles.values() if v is not None]
+        res["audit_at_or_below_all"] = all(res["robust_accuracy"] <= v + 1e-12 for v in measured)
         print(text)
+        print(f"independent single attacks: {singles}; audit at or below all: {res['audit_at_or_below_all']}")
         print(f"({res['seconds']:.1f} s)")
         results[title] = res
         markdown.append(text)
-    total = time.perf_counter() - start
-    markdown.append(f"Total wall time {total:.0f} s on {environment()['cpu_count']} CPU cores.")
+        lo, hi = res["robust_interval"]
+        summary.append(
+            f"| {title} | {res['clean_accuracy']:.3f} | {res['robust_accuracy']:.3f} ({lo:.3f}-{hi:.3f}) | "
+            + " | ".join("n/a" if singles.get(k) is None else f"{singles[k]:.3f}" for k in SINGLE_KEYS)
+            + f" | {'yes' if res['audit_at_or_below_all'] else '**NO**'} |"
+        )
+        _write(args, markdown, summary, results, meta, time.perf_counter() - start)  # after every model
+    return results
+
+
+def _write(
+    args: argparse.Namespace,
+    markdown: list[str],
+    summary: list[str],
+    results: dict[str, Any],
+    meta: dict[str, Any],
+    total: float,
+) -> None:
+    text = [*markdown[:6], *summary, "", *markdown[6:]]
+    text.append(f"Total wall time {total:.0f} s, {torch.get_num_threads()} torch thread(s).")
     args.out.mkdir(parents=True, exist_ok=True)
     name = "audit_mnist" if not args.quick else "audit_digits_quick"
     write_json(
         {"audits": results, "model": meta, "environment": environment(), "seconds": total},
         args.out / f"{name}.json",
     )
-    (args.out / f"{name}.md").write_text("\n".join(markdown) + "\n")
+    (args.out / f"{name}.md").write_text("\n".join(text) + "\n")
     print(f"total {total:.0f} s; wrote {args.out / name}.md and .json")
-    return results
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--eps", type=float, default=0.1)
     parser.add_argument("--queries", default="100,300,1000,3000")
     parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--extend", action="store_true", help="keep the budgets of the previous run")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     model, meta = bench.get_model("mnist", args.data_dir, args.cache_dir, 3)
@@ -61,6 +63,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     clean = float((clf.predict(x).argmax(1) == y).mean())
     rows: list[dict[str, Any]] = []
     result: dict[str, Any] = {}
+    previous = args.out / "square_budget.json"
+    if args.extend and previous.exists():  # add budgets to an earlier run of the same settings
+        rows = json.loads(previous.read_text())["rows"]
     for q in [int(t) for t in args.queries.split(",")]:
         start = time.perf_counter()
         with seeded(0):
@@ -69,6 +74,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             ).generate(x, y=np.eye(10, dtype=np.float32)[y])
         acc = float((clf.predict(x_adv).argmax(1) == y).mean())
         rows.append({"queries": q, "accuracy": acc, "seconds": time.perf_counter() - start})
+        rows.sort(key=lambda r: int(r["queries"]))
         print(rows[-1], flush=True)
         result = _write(args, clean, rows, meta)  # after every budget: a long run can be stopped
     return result

@@ -33,7 +33,10 @@ def test_evaluate_flags_sloped_relu_masking(
 ) -> None:
     args = ["evaluate", "--weights", str(checkpoint), "--activation", "srelu", "--param", "alpha=100"]
     with pytest.warns(UserWarning, match="MASKING"):
-        code = main(args + ["--n-eval", "60", "--max-iter", "10", "--out", str(tmp_path), "--quiet"])
+        code = main(
+            args
+            + ["--n-eval", "60", "--max-iter", "10", "--budget", "quick", "--out", str(tmp_path), "--quiet"]
+        )
     assert code == 0
     result = json.loads((tmp_path / "audit.json").read_text())
     assert result["flagged"] and result["activation_params"] == {"alpha": 100.0}

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from art.estimators.classification import PyTorchClassifier
 from torch import nn
 
 from art_activation_defenses._validation import check_scalar
@@ -17,7 +18,7 @@ from art_activation_defenses.detectors import LIDDetector, lid_auc
 from art_activation_defenses.estimators import RetrofitClassifier
 from art_activation_defenses.evaluation import pgd
 from art_activation_defenses.experiments.runner import CellStore, ExperimentContext, run_grid
-from art_activation_defenses.metrics import minimal_fgsm_robustness
+from art_activation_defenses.metrics import minimal_fgsm_robustness, robust_accuracy
 
 
 @pytest.fixture
@@ -155,3 +156,33 @@ def test_cell_store_of_wrong_shape_is_a_clear_error(tmp_path: Path, content: obj
     path.write_text(json.dumps(content), encoding="utf-8")
     with pytest.raises(ValueError, match="is not a cell store"):
         CellStore(path)
+
+
+def test_float64_model_refused_by_every_entry_point() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 8), nn.ReLU(), nn.Linear(8, 3)).double()
+    art_clf = PyTorchClassifier(
+        model, nn.CrossEntropyLoss(), (1, 4, 4), 3, clip_values=(0.0, 1.0), device_type="cpu"
+    )
+    x, y = _xy(30)
+    calls = [
+        lambda: lid_auc(art_clf, x, x, y=y, k=3, batch_size=10),
+        lambda: LIDDetector(art_clf, k=3, batch_size=10),
+        lambda: pgd(
+            art_clf,
+            x,
+            y,
+            loss="ce",
+            eps=0.1,
+            eps_step=0.05,
+            max_iter=1,
+            random_init=False,
+            seed=0,
+            batch_size=8,
+        ),
+        lambda: GaussianAugmentationTrainer(art_clf, verbose=False),
+        lambda: robust_accuracy(art_clf, x, y),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match=r"`classifier.model` has float64 parameters"):
+            call()

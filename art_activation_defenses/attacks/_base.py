@@ -177,8 +177,11 @@ class MinimalPerturbationAttack(TorchAttack):
             y_t = None if labels is None else torch.as_tensor(labels[sl], device=view.device)
             x_adv, its = self._attack_batch(view, geo, x_t, y_t, nb_classes)
             if self.surrogate_search and view.has_surrogate:
-                with view.surrogate_gradients():  # BPDA search directions, the exact model as judge
-                    x_alt, its_alt = self._attack_batch(view, geo, x_t, y_t, nb_classes)
+                # BPDA search directions, the exact model as judge; at most four times the
+                # exact search's steps (+20), so a BPDA path that wanders costs little
+                cap = 4 * int(its.max()) + 20
+                with view.surrogate_gradients():
+                    x_alt, its_alt = self._attack_batch(view, geo, x_t, y_t, nb_classes, max_iter=cap)
                 x_adv = self._smaller(view, geo, x_t, x_adv, x_alt, y_t)
                 its = its + its_alt
             out[sl] = view.numpy(x_adv)
@@ -206,6 +209,13 @@ class MinimalPerturbationAttack(TorchAttack):
         return torch.where(take_b.view(-1, *([1] * (x0.dim() - 1))), b, a)
 
     def _attack_batch(
-        self, view: TorchView, geo: Geometry, x0: torch.Tensor, y: torch.Tensor | None, nb_classes: int
+        self,
+        view: TorchView,
+        geo: Geometry,
+        x0: torch.Tensor,
+        y: torch.Tensor | None,
+        nb_classes: int,
+        max_iter: int | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(adversarial points, steps per sample)`` of one batch; ``max_iter`` caps ``self.max_iter``."""
         raise NotImplementedError

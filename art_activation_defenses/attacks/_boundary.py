@@ -75,7 +75,7 @@ def box_linear_step(
     big = torch.full_like(a, 1e30)
     room = torch.where(w > 0, up, down).clamp(max=1e30)
     room = torch.where(live, room, torch.zeros_like(room))
-    speed = a if geo.p == 2 else live.to(a.dtype)
+    speed = live.to(a.dtype)
     bp = torch.where(live, room / speed.clamp_min(1e-30), big).clamp(max=1e30)
     bp_s, idx = bp.sort(dim=-1)
     ar = (a * room).gather(-1, idx)

@@ -122,8 +122,15 @@ class DeepFool(MinimalPerturbationAttack):
         self._check_shared()
 
     def _attack_batch(
-        self, view: TorchView, geo: Geometry, x0: torch.Tensor, y: torch.Tensor | None, nb_classes: int
+        self,
+        view: TorchView,
+        geo: Geometry,
+        x0: torch.Tensor,
+        y: torch.Tensor | None,
+        nb_classes: int,
+        max_iter: int | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        n_iter = self.max_iter if max_iter is None else min(max_iter, self.max_iter)
         b, dev = x0.shape[0], x0.device
         shape = (-1, *x0.shape[1:])
         ref, cand = self._reference(view, x0, y, nb_classes)
@@ -136,15 +143,15 @@ class DeepFool(MinimalPerturbationAttack):
         use_surrogate = view.has_surrogate
         hits = torch.zeros(b, dtype=torch.int64, device=dev)  # random restarts per sample
         gen = torch.Generator(device=dev).manual_seed(0)  # private: restarts only
-        for it in range(self.max_iter + 1):
+        for it in range(n_iter + 1):
             xa = view.clip((x0_flat[active] + r_tot[active]).view(shape))
-            if it == self.max_iter:
+            if it == n_iter:
                 logits = view.logits(xa)
             else:
                 logits, diffs, grads = view.jacobian_rows(xa, cand[active], ref[active])
             done = reached(logits.argmax(1), ref[active], target[active], self.targeted)
             fooled[active[done]] = True
-            if it == self.max_iter:
+            if it == n_iter:
                 break
             keep = ~done
             active, diffs, grads = active[keep], diffs[keep], grads[keep]
@@ -171,7 +178,8 @@ class DeepFool(MinimalPerturbationAttack):
             step, _ = box_linear_step(geo, w, c, up, down)  # exact linear step inside the box
             if bool(flat_pt.any()):  # flat regions: a step that doubles with every flat visit
                 sid = torch.nonzero(flat_pt).squeeze(1)
-                step[sid] = step[sid] * torch.pow(2.0, hits[active[sid]].clamp(max=10).to(step.dtype)).unsqueeze(1)
+                growth = torch.pow(2.0, hits[active[sid]].clamp(max=10).to(step.dtype))
+                step[sid] = step[sid] * growth.unsqueeze(1)
                 hits[active[sid]] += ~stalled[sid]
             if bool(stalled.any()):  # still no direction: random restart from a perturbed point
                 sid = torch.nonzero(stalled).squeeze(1)

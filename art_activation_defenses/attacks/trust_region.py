@@ -145,8 +145,15 @@ class TrustRegion(MinimalPerturbationAttack):
         self._check_shared()
 
     def _attack_batch(
-        self, view: TorchView, geo: Geometry, x0: torch.Tensor, y: torch.Tensor | None, nb_classes: int
+        self,
+        view: TorchView,
+        geo: Geometry,
+        x0: torch.Tensor,
+        y: torch.Tensor | None,
+        nb_classes: int,
+        max_iter: int | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        n_iter = self.max_iter if max_iter is None else min(max_iter, self.max_iter)
         b, dev = x0.shape[0], x0.device
         shape = (-1, *x0.shape[1:])
         ref, cand = self._reference(view, x0, y, nb_classes)
@@ -168,7 +175,7 @@ class TrustRegion(MinimalPerturbationAttack):
         active = torch.arange(b, device=dev)
         xa, tgt, rf = flat(x0).clone(), target, ref
         x_prev = f_prev = w_prev = radius = was_flat = torch.empty(0)
-        for it in range(self.max_iter + 1):
+        for it in range(n_iter + 1):
             logits, f, w = view.value_and_grad(xa.view(shape), logit_gap(tgt, rf))
             w = view.feasible(xa, flat(w))
             done = reached(logits.argmax(1), rf, tgt, self.targeted)
@@ -182,7 +189,7 @@ class TrustRegion(MinimalPerturbationAttack):
                     was_flat = was_flat[keep]
             if active.numel() == 0:
                 break
-            if it == self.max_iter:
+            if it == n_iter:
                 x_out[active] = xa.view(shape)
                 break
             dual = geo.dual_norm(w)
@@ -226,14 +233,22 @@ class TrustRegion(MinimalPerturbationAttack):
             # cut to the trust radius (L∞: the best box step of that length; L2: scaled down)
             up, down = view.room(xa)
             c = (1.0 + self.overshoot) * (f.abs() + _CROSS)
-            step, _ = box_linear_step(geo, w, c, up, down)
-            length = geo.norm(step)
-            over = length > radius
+            # the masked estimate c / ||w||_q is a lower bound of the box step's length: only
+            # samples whose bound is inside the radius need the exact box step (a sort)
+            inside = torch.nonzero((c / dual.clamp_min(1e-30) < radius) & ~flat_pt).squeeze(1)
             if geo.p == 2:
-                cut = step * (radius / length.clamp_min(1e-30)).unsqueeze(1)
+                step = geo.step(w, radius)
             else:
-                cut = torch.sign(w) * torch.minimum(torch.where(w > 0, up, down), radius.unsqueeze(1))
-            step = torch.where((over | flat_pt).unsqueeze(1), cut, step)  # flat: a full radius
+                step = torch.sign(w) * torch.minimum(torch.where(w > 0, up, down), radius.unsqueeze(1))
+            if inside.numel() > 0:
+                box, _ = box_linear_step(geo, w[inside], c[inside], up[inside], down[inside])
+                length = geo.norm(box)
+                over = (length > radius[inside]).unsqueeze(1)
+                if geo.p == 2:  # scaled down to the radius (stays in the box)
+                    cut = box * (radius[inside] / length.clamp_min(1e-30)).unsqueeze(1)
+                else:
+                    cut = step[inside]
+                step[inside] = torch.where(over, cut, box)
             stalled = dual == 0
             if bool(stalled.any()):  # still no direction: random restart from a perturbed point
                 sid = torch.nonzero(stalled).squeeze(1)

@@ -2,16 +2,17 @@
 Detector-aware evasion attack on the LID detector (Carlini & Wagner 2017; Athalye, Carlini & Wagner 2018).
 
 PGD in an L∞ ball on a classification loss and ``softplus(detector logit)`` (their gradients
-L1-normalised per sample and summed with weights 1 and ``detector_weight``): the adversarial
-example must be misclassified *and* scored "clean" by the fitted :class:`LIDDetector`.
-The detector's features are differentiated through a surrogate: the maximum-likelihood LID of the
-query against the *same* clean reference minibatch the detector uses (held fixed, so the estimate
-is a smooth function of the query's layer outputs); the non-differentiable parts — the choice of the
-k nearest neighbours (``topk``) and the exclusion of a reference point equal to the query — are
-taken as constants in the backward pass (BPDA), and activations with a ``grad_mode`` (JumpReLU, ...)
-are differentiated straight-through (``bpda=True``). On any input the surrogate's value *is* the
-detector's feature (same reference minibatch, same alignment as ``LIDDetector.detect`` on the same
-batch), so the attack can keep, per sample, the misclassified iterate with the lowest exact score.
+L1-normalised per sample and summed with weights 1 and ``detector_weight``, the detector term only
+once the sample has been misclassified): the adversarial example must be misclassified *and* scored
+"clean" by the fitted :class:`LIDDetector`. The detector's features are differentiated through a
+surrogate: the maximum-likelihood LID of the query against the *same* clean reference minibatch the
+detector uses (held fixed, so the estimate is a smooth function of the query's layer outputs); the
+non-differentiable parts — the choice of the k nearest neighbours (``topk``) and the exclusion of a
+reference point equal to the query — are taken as constants in the backward pass (BPDA), and
+activations with a ``grad_mode`` (JumpReLU, ...) are differentiated straight-through
+(``bpda=True``). On any input the surrogate's value *is* the detector's feature (same reference
+minibatch, same alignment as ``LIDDetector.detect`` on the same batch), so the attack can keep, per
+sample, the misclassified iterate with the lowest exact score.
 
 Two losses: ``loss="ce"`` (cross-entropy while the sample is still classified correctly, the PGD
 column) and ``loss="cw"`` (the C&W logit margin with a ``confidence``: a high-confidence variant,
@@ -49,6 +50,7 @@ __all__ = [
     "AdaptiveLIDAttack",
     "SurrogateLID",
     "adaptive_report",
+    "check_adaptive",
     "lid_verdict",
 ]
 
@@ -237,7 +239,8 @@ class AdaptiveLIDAttack(EvasionAttack):
     L∞ PGD that misclassifies and drives the fitted :class:`LIDDetector`'s score to "clean".
 
     Each sign step follows ``unit(∇ loss_cls) + detector_weight * unit(∇ softplus(s(x)))`` (``unit`` =
-    per-sample L1 normalisation, so neither term drowns the other), where ``s`` is the detector's logit on the
+    per-sample L1 normalisation, so neither term drowns the other; the detector term only from the first
+    step at which the sample is misclassified), where ``s`` is the detector's logit on the
     surrogate LID features; ``loss_cls`` is ``-CE`` while the sample is still classified correctly
     (``loss="ce"``) or the C&W margin ``max(z_y - max_{j≠y} z_j + confidence, 0)`` (``loss="cw"``). Keeps,
     per sample, the misclassified iterate with the lowest detector score (the last iterate if none).
@@ -253,7 +256,7 @@ class AdaptiveLIDAttack(EvasionAttack):
     :param eps_step: Step size (default 0.01).
     :param max_iter: Number of steps (default 100).
     :param detector_weight: Weight of the detector term's (L1-normalised) gradient against the
-        classification term's (default 0.5).
+        classification term's, from the first step at which the sample is misclassified (default 1.0).
     :param confidence: Logit margin of ``loss="cw"`` (default 10.0; ignored by ``"ce"``).
     :param random_init: Start from a uniform point of the ball (default True).
     :param bpda: Differentiate activations with a ``grad_mode`` straight-through (default True).
@@ -285,7 +288,7 @@ class AdaptiveLIDAttack(EvasionAttack):
         eps: float = 0.1,
         eps_step: float = 0.01,
         max_iter: int = 100,
-        detector_weight: float = 0.5,
+        detector_weight: float = 1.0,
         confidence: float = 10.0,
         random_init: bool = True,
         bpda: bool = True,
@@ -423,14 +426,11 @@ class AdaptiveLIDAttack(EvasionAttack):
                 torch.autograd.grad(term.sum(), x_adv, retain_graph=True, allow_unused=True)[0]
                 for term in (self._classification_loss(logits, y), detector_term)
             )
-            import os
-            if os.environ.get("GATE_"):
-                w = found.to(x_adv.dtype) * float(self.detector_weight)
-            else:
-                w = torch.full_like(found, float(self.detector_weight), dtype=x_adv.dtype)
-            grad = _unit(g_cls, x_adv) + w.view(-1, *([1] * (x_adv.dim() - 1))) * _unit(g_det, x_adv)
-            st = step * (0.5 ** (3 * it // self.max_iter)) if os.environ.get("DECAY_") else step
-            delta = (x_adv.detach() - x0 - st * grad.sign()).clamp(-eps, eps)
+            # the detector term joins once a sample has been misclassified: reach the wrong class first,
+            # then trade towards a "clean" score (the classification term keeps it there)
+            w = found.to(x_adv.dtype).mul_(float(self.detector_weight)).view(-1, *([1] * (x_adv.dim() - 1)))
+            grad = _unit(g_cls, x_adv) + w * _unit(g_det, x_adv)
+            delta = (x_adv.detach() - x0 - step * grad.sign()).clamp(-eps, eps)
         best[~found] = x_adv.detach()[~found]
         assert best.shape == x0.shape
         return best.cpu().numpy().astype(np.float32)
@@ -441,6 +441,18 @@ ADAPTIVE_ATTACKS: dict[str, dict[str, Any]] = {"pgd": {"loss": "ce"}, "cw": {"lo
 #: An adaptive attack whose success rate (misclassified and not flagged at 5% false positives) reaches
 #: this share of the held-out images is reported as evading the detector.
 EVASION_SUCCESS_RATE = 0.5
+
+
+def check_adaptive(attacks: Sequence[str] | str) -> list[str]:
+    """Validate the names of the adaptive attacks (a single name is allowed).
+
+    :return: The names as a list.
+    """
+    names = [attacks] if isinstance(attacks, str) else list(attacks)
+    unknown = [a for a in names if a not in ADAPTIVE_ATTACKS]
+    if unknown:
+        raise ValueError(f"`adaptive` entries must be in {sorted(ADAPTIVE_ATTACKS)}, got {unknown!r}.")
+    return names
 
 
 def adaptive_report(
@@ -471,11 +483,7 @@ def adaptive_report(
 
     from art_activation_defenses.detectors.lid import threshold_at_fpr
 
-    if isinstance(attacks, str):
-        attacks = [attacks]
-    unknown = [a for a in attacks if a not in ADAPTIVE_ATTACKS]
-    if unknown:
-        raise ValueError(f"`adaptive` entries must be in {sorted(ADAPTIVE_ATTACKS)}, got {unknown!r}.")
+    attacks = check_adaptive(attacks)
     threshold = threshold_at_fpr(clean_scores)
     out: dict[str, dict[str, float]] = {}
     for name in attacks:

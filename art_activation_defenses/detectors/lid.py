@@ -23,7 +23,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
-from art_activation_defenses._validation import check_labels, check_samples, check_scalar
+from art_activation_defenses._validation import check_labels, check_model_dtype, check_samples, check_scalar
 from art_activation_defenses.detectors._layers import LayerTap, check_array
 from art_activation_defenses.detectors.features import (
     TooFewNeighboursError,
@@ -124,6 +124,7 @@ class LIDDetector(EvasionDetector):
             raise ValueError(
                 f"`classifier` must be an ART PyTorchClassifier, got {type(self.classifier).__name__}."
             )
+        check_model_dtype(self.classifier.model, "classifier.model")
         if isinstance(self.k, bool) or not isinstance(self.k, (int, np.integer)) or self.k < 1:
             raise ValueError(f"`k` must be a positive integer, got {self.k!r}.")
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, (int, np.integer)):
@@ -358,6 +359,8 @@ def lid_auc(
              not flagged) and a plain-language ``verdict``.
     """
     input_shape = classifier.input_shape
+    if isinstance(getattr(classifier, "model", None), nn.Module):
+        check_model_dtype(classifier.model, "classifier.model")
     clip = getattr(classifier, "clip_values", None)
     check_samples(x_clean, "x_clean", input_shape=input_shape, clip_values=clip)
     check_samples(
@@ -372,6 +375,10 @@ def lid_auc(
     check_scalar(test_size, "test_size")
     if not 0.0 < float(test_size) < 1.0:
         raise ValueError(f"`test_size` must lie in (0, 1), got {test_size!r}.")
+    if adaptive:
+        from art_activation_defenses.detectors.adaptive import check_adaptive
+
+        adaptive = check_adaptive(adaptive)
     keep = _correct_mask(classifier, x_clean, y)
     clean = x_clean[keep]
     n = clean.shape[0]

@@ -21,6 +21,7 @@ from art_activation_defenses._validation import (
     check_choice,
     check_in_clip,
     check_labels,
+    check_model_dtype,
     check_scalar,
 )
 from art_activation_defenses.activations.modules import RandomizedJumpReLU, RetrofitActivation
@@ -58,6 +59,7 @@ def _check_pgd(
     as int64 indices."""
     if not isinstance(classifier, PyTorchClassifier):
         raise ValueError(f"`classifier` must be an ART PyTorchClassifier, got {type(classifier).__name__}.")
+    check_model_dtype(classifier.model, "classifier.model")
     check_array(x, "x", ndim_min=2, input_shape=classifier.input_shape)
     check_in_clip(x, "x", classifier.clip_values, tolerance=1e-6)
     labels = check_labels(y, "y", len(x), classifier.nb_classes)  # type: ignore[arg-type]

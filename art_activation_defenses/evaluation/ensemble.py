@@ -62,8 +62,8 @@ class Budget:
 
 BUDGETS: dict[str, Budget] = {
     "quick": Budget(20, 1, 20, 1, 1, 100, False, 20, 4),
-    "standard": Budget(40, 1, 100, 1, 3, 1000, True, 50, 10),
-    "thorough": Budget(100, 5, 100, 5, 9, 5000, True, 200, 20, square_subset=False),
+    "standard": Budget(40, 1, 100, 1, 3, 3000, True, 50, 10),
+    "thorough": Budget(100, 5, 100, 5, 9, 10000, True, 200, 20, square_subset=False),
 }
 
 

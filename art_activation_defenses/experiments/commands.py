@@ -252,9 +252,9 @@ def evaluate_model(
     dataset: str | None = None,
     data_dir: str | None = None,
     layers: Sequence[str] | None = None,
-    attacks: Sequence[str] = ("fgsm", "pgd"),
-    eps: float = 0.1,
-    max_iter: int = 40,
+    attacks: Sequence[str] | None = None,
+    eps: float | None = None,
+    max_iter: int | None = None,
     surrogate: bool = False,
     n_eval: int | None = 500,
     model_kwargs: Mapping[str, Any] | None = None,
@@ -262,6 +262,8 @@ def evaluate_model(
     seed: int = 0,
     verbose: bool = True,
     allow_random_weights: bool = False,
+    norm: float | str = "inf",
+    budget: str = "standard",
 ) -> dict[str, Any]:
     """Retrofit a user's model with a defence and run the adaptive-attack audit on it.
 
@@ -291,6 +293,8 @@ def evaluate_model(
         surrogate=surrogate,
         seed=seed,
         verbose=verbose,
+        norm=norm,
+        budget=budget,
     )
     result.update(
         model=model,
@@ -369,38 +373,108 @@ def tune_model(
     return result
 
 
+#: Columns of the ``detect`` report: (key, header, meaning), written into ``detect.md``.
+DETECT_COLUMNS: list[tuple[str, str, str]] = [
+    ("model", "model", "the classifier the attacks are crafted on and the detector characterises"),
+    ("clean_accuracy", "clean acc", "accuracy on the evaluated test images"),
+    ("auc", "AUC plain", "ROC AUC of the LID detector, held-out clean vs plain-attack images"),
+    ("detection_rate_at_5fpr", "det@5%FPR plain", "share of the held-out plain-attack images flagged at "
+     "the threshold that flags at most 5% of the held-out clean images"),
+    ("pgd_auc", "AUC adaptive PGD", "AUC against the detector-aware PGD (misclassify + score 'clean')"),
+    ("pgd_detection_rate_at_5fpr", "det@5%FPR adaptive PGD", "as det@5%FPR, against the adaptive PGD"),
+    ("pgd_success_rate", "success adaptive PGD", "share of held-out adaptive PGD images misclassified AND "
+     "not flagged at 5% false positives"),
+    ("cw_auc", "AUC adaptive C&W", "AUC against the high-confidence C&W-margin variant"),
+    ("cw_detection_rate_at_5fpr", "det@5%FPR adaptive C&W", "as det@5%FPR, against the adaptive C&W"),
+    ("cw_success_rate", "success adaptive C&W", "misclassified AND not flagged, adaptive C&W"),
+    ("n_test", "test pairs", "held-out (clean, adversarial) pairs the columns are computed on: 30% of the "
+     "correctly classified test images (the detector is fitted on the other 70%)"),
+    ("n_discarded", "discarded", "test images the model misclassifies before any attack (left out)"),
+]  # fmt: skip
+
+
+def _detect_markdown(result: Mapping[str, Any]) -> str:
+    from art_activation_defenses.experiments.report import markdown_table
+
+    adaptive = result["adaptive"]
+    lines = [
+        "# LID detector (Ma et al. 2018) under plain and detector-aware attacks",
+        "",
+        f"Dataset {result['dataset']}, n = {result['n_eval']} test images; plain attack "
+        f"{result['attack'].upper()} L∞ ε = {result['eps']:g}, crafted white-box on each model; LID k = "
+        f"{result['lid_k']}, reference minibatch {result['lid_batch']}. Adaptive attacks (detector-aware, "
+        f"against the fitted detector): {', '.join(a.upper() for a in adaptive['attacks']) or 'none'}, "
+        f"L∞ ε = {result['eps']:g}, {adaptive['max_iter']} steps of {adaptive['eps_step']:g}"
+        + (f"; retrofitted sites: {', '.join(result['layers'])}" if result.get("layers") else "")
+        + ".",
+        "",
+        "Columns:",
+        "",
+        *[f"- **{header}**: {meaning}" for _, header, meaning in DETECT_COLUMNS],
+        "",
+        markdown_table(result["rows"], [(k, h) for k, h, _ in DETECT_COLUMNS]),
+        "Verdict:",
+        "",
+        *[f"- {row['model']}: {row['verdict']}" for row in result["rows"]],
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def detect_model(
-    model: str,
+    model: str | None = None,
     *,
     weights: str | Path | None,
     activation: str,
     activation_params: Mapping[str, float],
-    dataset: str = "digits",
+    dataset: str | None = None,
     data_dir: str | None = None,
+    layers: Sequence[str] | None = None,
     attack: str = "pgd",
     eps: float = 0.1,
     n_eval: int | None = 500,
+    lid_k: int = 20,
+    lid_batch: int = 100,
+    adaptive: Sequence[str] = ("pgd", "cw"),
+    adaptive_steps: int = 50,
     model_kwargs: Mapping[str, Any] | None = None,
     out: str | Path = "detection",
     seed: int = 0,
     verbose: bool = True,
 ) -> dict[str, Any]:
-    """LID detection AUC on the ReLU model and on the retrofitted one (JumpReLU paper, Table 3).
+    """LID detection on the ReLU model and on the retrofitted one (JumpReLU paper, Table 3), against the
+    plain attack and against detector-aware attacks
+    (:class:`~art_activation_defenses.detectors.AdaptiveLIDAttack`).
 
-    Adversarial examples are crafted on each model itself (white-box, ``attack`` = ``fgsm`` or
-    ``pgd``, L∞ ``eps``). Writes ``detect.json`` into ``out``.
+    Plain adversarial examples are crafted on each model itself (white-box, ``attack`` = ``fgsm`` or
+    ``pgd``, L∞ ``eps``); the detector is fitted on 70% of the pairs, and the adaptive attacks (same
+    ``eps``, ``adaptive_steps`` steps of ``eps / 10``) attack that fitted detector. ``layers`` picks the
+    ReLU sites the defence replaces. Writes ``detect.json`` and ``detect.md`` (every column explained)
+    into ``out``.
     """
     from art.attacks.evasion import FastGradientMethod, ProjectedGradientDescentPyTorch
 
-    from art_activation_defenses.detectors import lid_auc
+    from art_activation_defenses.defences import NEUTRAL_VALUES
+    from art_activation_defenses.detectors import TooFewNeighboursError, lid_auc
 
     if attack not in ("fgsm", "pgd"):
         raise ValueError(f"`attack` must be 'fgsm' or 'pgd', got {attack!r}.")
+    settings = checkpoint_settings(weights, model=model, dataset=dataset, model_kwargs=model_kwargs)
+    model, dataset = settings["model"], settings["dataset"]
+    main_name = activation_class(activation).param_names[0]
+    if main_name in activation_params and activation_params[main_name] == NEUTRAL_VALUES.get(main_name):
+        warnings.warn(
+            f"NO-OP DEFENCE: `{main_name}={activation_params[main_name]:g}` makes {activation} identical to "
+            "ReLU; both rows measure the undefended model.",
+            UserWarning,
+            stacklevel=2,
+        )
     info, x, y = _data(dataset, data_dir, n_eval)
     net, _ = load_model(
-        model, info["input_shape"], info["nb_classes"], weights=weights, model_kwargs=model_kwargs
+        model, info["input_shape"], info["nb_classes"], weights=weights, model_kwargs=settings["model_kwargs"]
     )
-    relu, defended = _defended(net, info, activation, activation_params, None)
+    relu, defended = _defended(net, info, activation, activation_params, layers)
+    adaptive_params = {"eps": eps, "eps_step": eps / 10, "max_iter": adaptive_steps, "seed": seed}
     rows = []
     for label, clf in (("ReLU", relu), (f"{activation} {dict(activation_params)}", defended)):
         if attack == "fgsm":
@@ -410,8 +484,38 @@ def detect_model(
                 clf, eps=eps, eps_step=eps / 4, max_iter=20, verbose=False
             )
         x_adv = maker.generate(x, y=y)
-        res = lid_auc(clf, x, x_adv, y=y, seed=seed, verbose=verbose)
-        rows.append({"model": label, "auc": res["auc"], "n_test": res["n_test"], "n_train": res["n_train"]})
-    result = {"attack": attack, "eps": eps, "dataset": dataset, "rows": rows, "environment": environment()}
+        try:
+            res = lid_auc(
+                clf, x, x_adv, y=y, k=lid_k, batch_size=lid_batch, seed=seed, verbose=verbose,
+                adaptive=adaptive, adaptive_params=adaptive_params,
+            )  # fmt: skip
+        except TooFewNeighboursError as err:
+            raise ValueError(
+                f"{label}: only {err.n_reference} of the `n_eval={n_eval}` test images are classified "
+                f"correctly, too few reference images for k={lid_k} neighbours; pass a larger `n_eval` "
+                f"(at least {err.k + 1} correctly classified images) or a smaller `lid_k`."
+            ) from None
+        row = {
+            "model": label,
+            "clean_accuracy": float((clf.predict(x).argmax(1) == y).mean()),
+            **{k: res[k] for k in ("auc", "detection_rate_at_5fpr", "n_test", "n_train", "n_discarded")},
+            "verdict": res["verdict"] if adaptive else "no adaptive attack run",
+        }
+        for name, values in res.get("adaptive", {}).items():
+            row.update({f"{name}_{key}": value for key, value in values.items()})
+        rows.append(row)
+    result = {
+        "attack": attack,
+        "eps": eps,
+        "dataset": dataset,
+        "n_eval": int(x.shape[0]),
+        "layers": list(layers) if layers else None,
+        "lid_k": lid_k,
+        "lid_batch": lid_batch,
+        "adaptive": {"attacks": list(adaptive), **adaptive_params},
+        "rows": rows,
+        "environment": environment(),
+    }
     write_json(result, Path(out) / "detect.json")
+    (Path(out) / "detect.md").write_text(_detect_markdown(result), encoding="utf-8")
     return result

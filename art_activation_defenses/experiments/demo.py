@@ -12,13 +12,13 @@ robustness.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from art.attacks.evasion import ProjectedGradientDescentPyTorch
 from art.estimators.classification import PyTorchClassifier
 from torch import nn
 from tqdm.auto import tqdm
@@ -26,9 +26,10 @@ from tqdm.auto import tqdm
 from art_activation_defenses.attacks import DeepFool
 from art_activation_defenses.data import dataset_info, load_dataset
 from art_activation_defenses.estimators import RetrofitClassifier
+from art_activation_defenses.evaluation import audit, gradient_mode
 from art_activation_defenses.experiments._common import environment, write_json
 from art_activation_defenses.experiments.report import plot_kappa_tradeoff, render_demo_markdown, write_csv
-from art_activation_defenses.metrics import masking_gap, relative_perturbation, robust_accuracy
+from art_activation_defenses.metrics import relative_perturbation
 from art_activation_defenses.models import build_model
 from art_activation_defenses.training import evaluate, fit, set_seed
 
@@ -161,30 +162,37 @@ def _attack_row(
     clf: PyTorchClassifier,
     x: np.ndarray,
     y: np.ndarray,
-    x_transfer: np.ndarray | None,
+    original: PyTorchClassifier | None,
     cfg: DemoConfig,
 ) -> dict[str, Any]:
+    """One model's row: the audit's PGD columns (white-box, BPDA, transfer from ``original``) and
+    its per-sample worst case, masking flag (McNemar and margin) and fired indicators; DeepFool-L2
+    exact and BPDA beside them."""
     eps = float(cfg.eps or 0.1)
-    pgd = ProjectedGradientDescentPyTorch(
-        clf, eps=eps, eps_step=eps / 4, max_iter=cfg.pgd_steps, batch_size=256, verbose=False
-    )
-    row: dict[str, Any] = {"clean_accuracy": robust_accuracy(clf, x, y)}
-    row["pgd_accuracy"] = robust_accuracy(clf, pgd.generate(x, y=y), y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the masking verdict is in the row
+        res = audit(
+            clf, original, x, y, eps=eps, eps_step=eps / 4, max_iter=cfg.pgd_steps, budget="quick",
+            attacks=("pgd",), margin=cfg.masking_margin, checks=False, batch_size=256, seed=cfg.seed,
+            verbose=False,
+        )  # fmt: skip
+    pgd = next(r for r in res["rows"] if r["attack"] == "pgd")
+    row: dict[str, Any] = {"clean_accuracy": res["clean_accuracy"], "pgd_accuracy": pgd["white_box"]}
     row.update(_deepfool(clf, x, y, cfg, prefix="deepfool"))
     if isinstance(clf, RetrofitClassifier):
-        clf.set_params(gradient="bpda")
-        try:
-            row["pgd_bpda_accuracy"] = robust_accuracy(clf, pgd.generate(x, y=y), y)
+        row["pgd_bpda_accuracy"] = pgd.get("bpda")
+        with gradient_mode(clf, "bpda"):
             row.update(_deepfool(clf, x, y, cfg, prefix="deepfool_bpda"))
-        finally:
-            clf.set_params(gradient="exact")
-    if x_transfer is not None:
-        row["pgd_transfer_accuracy"] = robust_accuracy(clf, x_transfer, y)
-    adaptive: dict[str, float] = {
-        k: row[k] for k in ("pgd_bpda_accuracy", "pgd_transfer_accuracy") if k in row
-    }
-    flag, strongest, gap = masking_gap(row["pgd_accuracy"], adaptive, cfg.masking_margin)
-    row.update(masking_flag=flag, strongest_adaptive=strongest, masking_gap=gap)
+    if original is not None:
+        row["pgd_transfer_accuracy"] = pgd.get("transfer")
+    row.update(
+        masking_flag=res["flagged"],
+        strongest_adaptive=pgd["strongest"],
+        masking_gap=pgd["gap"],
+        robust_accuracy=res["robust_accuracy"],
+        robust_interval=list(res["robust_interval"]),
+        indicators_fired=[k for k, v in res["indicators"].items() if v["flag"]],
+    )
     return row
 
 
@@ -244,17 +252,13 @@ def _run(cfg: DemoConfig, out: str | Path | None, verbose: bool) -> dict[str, An
     bar = tqdm(total=1 + len(cfg.kappas or ()), desc="demo: attacking", disable=not verbose)
     torch.manual_seed(cfg.seed)
     relu_row = {"model": "ReLU", "kappa": 0.0, **_attack_row(relu, x_test, y_test, None, cfg)}
-    eps = float(cfg.eps or 0.1)
-    x_transfer = ProjectedGradientDescentPyTorch(
-        relu, eps=eps, eps_step=eps / 4, max_iter=cfg.pgd_steps, batch_size=256, verbose=False
-    ).generate(x_test, y=y_test)
     rows.append(relu_row)
     bar.update()
     clf = RetrofitClassifier.from_classifier(relu, "jumprelu", kappa=0.0)
     for kappa in cfg.kappas or ():
         clf.set_params(kappa=kappa)
         rows.append(
-            {"model": "JumpReLU", "kappa": kappa, **_attack_row(clf, x_test, y_test, x_transfer, cfg)}
+            {"model": "JumpReLU", "kappa": kappa, **_attack_row(clf, x_test, y_test, relu, cfg)}
         )
         bar.update()
     bar.close()

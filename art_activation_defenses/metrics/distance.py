@@ -105,7 +105,9 @@ def training_set_distance(
     """
     check_array(x_adv, "x_adv")
     if isinstance(x_train, np.ndarray) and x_train.ndim >= 2 and tuple(x_train.shape[1:]) != x_adv.shape[1:]:
-        raise ValueError(f"`x_adv` has sample shape {x_adv.shape[1:]}, `x_train` {x_train.shape[1:]}.")
+        raise ValueError(
+            f"`x_train` sample shape {x_train.shape[1:]} differs from `x_adv` sample shape {x_adv.shape[1:]}."
+        )
     return float(
         nearest_training_distances(
             x_adv, x_train, max_memory_mb=max_memory_mb, query_batch=query_batch, device=device

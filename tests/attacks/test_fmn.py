@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from art.attacks.evasion import ProjectedGradientDescent
 from art.estimators.classification import PyTorchClassifier
 from torch import nn
 
@@ -73,16 +74,21 @@ def test_linear_model_closed_form(
 def test_fools_trained_digits_model(
     norm: float, classifier: Any, digits: tuple[np.ndarray, np.ndarray]
 ) -> None:
-    """≥ 99% of 100 held-out digits fooled, with perturbations no larger than DeepFool's on average."""
+    """≥ 99% of 100 held-out digits fooled; ART's PGD (50 steps, independent) at the median FMN
+    distance ``r`` fools almost no sample whose FMN distance exceeds ``r`` (FMN is minimal per sample)."""
     x = digits[0][1500:1600]
     pred = classifier.predict(x).argmax(1)
     x_adv = FMN(classifier, norm=norm, verbose=False).generate(x, pred)
     fooled = classifier.predict(x_adv).argmax(1) != pred
     assert fooled.mean() >= 0.99
-    x_df = DeepFool(classifier, norm=norm, verbose=False).generate(x, pred)
-    d_fmn = np.linalg.norm((x_adv - x).reshape(len(x), -1), ord=norm, axis=1)
-    d_df = np.linalg.norm((x_df - x).reshape(len(x), -1), ord=norm, axis=1)
-    assert d_fmn[fooled].mean() <= d_df.mean()
+    dist = np.linalg.norm((x_adv - x).reshape(len(x), -1), ord=norm, axis=1)
+    r = float(np.median(dist))
+    pgd = ProjectedGradientDescent(
+        classifier, norm=norm, eps=r, eps_step=r / 8, max_iter=50, batch_size=100, verbose=False
+    )
+    pgd_fooled = classifier.predict(pgd.generate(x, np.eye(10)[pred])).argmax(1) != pred
+    # measured: 0 of 100 (L2 and L∞); FMN with 3 steps and no bisection: 7 of 100 (L2)
+    assert np.sum(pgd_fooled & (dist > r * (1 + 1e-4))) <= 2
 
 
 def test_contract_input_unchanged_dtype_shape_mode(

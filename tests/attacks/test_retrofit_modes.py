@@ -88,7 +88,9 @@ def _retrofit_classifier(model: nn.Module, **kwargs: Any) -> Any:
     )
 
 
-KAPPA = 0.5  # about a third of the positive hidden pre-activations of the tiny CNN lie in (0, 0.5]
+# measured on the 32 test digits: 39% of the positive conv pre-activations of the tiny CNN and 3% of
+# the hidden fully-connected ones lie in (0, 0.5], where JumpReLU and ReLU differ
+KAPPA = 0.5
 
 
 def test_bpda_gradient_is_the_relu_derivative_through_the_defended_forward(

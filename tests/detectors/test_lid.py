@@ -182,7 +182,6 @@ def test_lid_auc_separates_obviously_different_distributions(
     result = lid_auc(mlp_classifier, clean, adv, y=y, k=10, batch_size=32, test_size=0.5, seed=0)
     assert result["auc"] > 0.9
     assert result["n_train"] == 32 and result["n_test"] == 32 and result["n_discarded"] == 0
-    assert result["fpr"][0] == 0.0 and result["tpr"][-1] == 1.0
     assert result["feature_names"] == ["input", "2", "4", "logits"]
 
 

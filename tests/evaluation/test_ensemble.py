@@ -67,7 +67,11 @@ def test_mcnemar_exact_and_no_float_artefact() -> None:
     assert (b, c) == (5, 0) and p == pytest.approx(0.5**5)  # one-sided binomial, closed form
     strong = np.array([False] * 10 + [True] * 10)  # b = 10, c = 2: P(X >= 10 | 12, 1/2)
     flagged = masking_test(white, strong, margin=0.05)
-    assert flagged["flag"] and flagged["gap_samples"] == 8 and flagged["p_value"] == pytest.approx((66 + 12 + 1) / 2**12)
+    assert (
+        flagged["flag"]
+        and flagged["gap_samples"] == 8
+        and flagged["p_value"] == pytest.approx((66 + 12 + 1) / 2**12)
+    )
 
 
 # ---------------------------------------------------------------- per-sample worst case
@@ -113,12 +117,12 @@ def test_apgd_and_square_columns(tiny_model: nn.Module, small: tuple[np.ndarray,
     assert keys == ["apgd_ce.exact", "apgd_ce.bpda", "apgd_dlr.exact", "apgd_dlr.bpda", "square.exact"]
     acc = {e["key"]: e["accuracy"] for e in res["ensemble"]}
     # APGD-CE against ART's own run with the same seed and settings (global numpy state put back)
-    state = np.random.get_state()
-    np.random.seed(0)
+    state = np.random.get_state()  # noqa: NPY002 - ART draws from the global generator
+    np.random.seed(0)  # noqa: NPY002
     x_ref = AutoProjectedGradientDescent(
         clf, norm=np.inf, eps=0.1, eps_step=0.2, max_iter=10, nb_random_init=1, batch_size=64, verbose=False
     ).generate(x, y=y)
-    np.random.set_state(state)
+    np.random.set_state(state)  # noqa: NPY002
     ref = float((clf.predict(x_ref).argmax(1) == y).mean())
     assert acc["apgd_ce.exact"] == pytest.approx(ref)
     assert acc["apgd_ce.bpda"] == pytest.approx(acc["apgd_ce.exact"])  # ReLU: BPDA is exact
@@ -127,11 +131,11 @@ def test_apgd_and_square_columns(tiny_model: nn.Module, small: tuple[np.ndarray,
     assert res["robust_accuracy"] <= min(v for v in acc.values() if v is not None)
     # all samples (square_subset off): Square's accuracy equals ART's own run with the same seed
     full = audit(clf, None, x, y, square_queries=10, attacks=("square",), **{**FAST, "budget": "thorough"})
-    np.random.seed(0)
+    np.random.seed(0)  # noqa: NPY002
     x_sq = SquareAttack(clf, eps=0.1, max_iter=10, nb_restarts=1, batch_size=64, verbose=False).generate(
         x, y=np.eye(10, dtype=np.float32)[y]
     )
-    np.random.set_state(state)
+    np.random.set_state(state)  # noqa: NPY002
     sq = float((clf.predict(x_sq).argmax(1) == y).mean())
     assert full["ensemble"][0]["accuracy"] == pytest.approx(sq) and sq < res["clean_accuracy"]
     assert "APGD-DLR-T" in render_audit_markdown(res)
@@ -248,3 +252,29 @@ def test_non_converging_restarts(tiny_model: nn.Module, small: tuple[np.ndarray,
     x, y = small
     res = audit(_clf(tiny_model, kappa=0.0), None, x, y, attacks=("pgd",), restarts=2, eps=0.05, **FAST)
     assert res["indicators"]["non_converging_restarts"]["count"] is not None
+
+
+# ---------------------------------------------------------------- minimal-perturbation audit
+def test_minimal_audit_per_sample_minimum(
+    tiny_model: nn.Module, small: tuple[np.ndarray, np.ndarray]
+) -> None:
+    from art_activation_defenses.attacks import DeepFool
+    from art_activation_defenses.evaluation import minimal_audit
+
+    x, y = small[0][:16], small[1][:16]
+    clf = _clf(tiny_model, kappa=0.0)
+    ok = clf.predict(x).argmax(1) == y
+    res = minimal_audit(clf, x, y, ok, norm=2, modes=["exact", "bpda"], steps=10, batch_size=16, seed=0)
+    assert {"deepfool.exact", "deepfool.bpda", "trust_region.exact", "fmn.exact", "fmn.bpda"} <= set(
+        res["attacks"]
+    )
+    assert res["min"]["fool_rate"] >= max(v["fool_rate"] for v in res["attacks"].values())
+    assert res["min"]["rho_median"] <= min(v["rho_median"] for v in res["attacks"].values()) + 1e-12
+    # DeepFool's ρ against the package's metric on an independent DeepFool run
+    x_df = DeepFool(clf, norm=2, max_iter=10, batch_size=16, verbose=False).generate(x[ok], y=y[ok])
+    fooled = clf.predict(x_df).argmax(1) != y[ok]
+    rho = np.linalg.norm((x_df - x[ok]).reshape(len(x_df), -1), axis=1) / np.linalg.norm(
+        x[ok].reshape(len(x_df), -1), axis=1
+    )
+    assert res["attacks"]["deepfool.exact"]["rho_mean"] == pytest.approx(rho[fooled].mean(), rel=1e-5)
+    assert res["attacks"]["deepfool.bpda"]["rho_mean"] == pytest.approx(rho[fooled].mean(), rel=1e-5)  # ReLU

@@ -662,8 +662,8 @@ def test_fuzz_sample() -> None:
 
 @pytest.mark.slow
 def test_fuzz_full_sweep(capsys: pytest.CaptureFixture[str]) -> None:
-    """Every case plus 200 seeded random array corruptions; prints the counts."""
-    cases = _cases() + _random_variants(seed=1, count=200)
+    """Every case plus 1000 seeded random array corruptions; prints the counts."""
+    cases = _cases() + _random_variants(seed=1, count=1000)
     counts, failures = _report(cases)
     with capsys.disabled():
         print(

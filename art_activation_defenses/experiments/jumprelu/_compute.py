@@ -60,6 +60,7 @@ SETTINGS: dict[bool, dict[str, Any]] = {
         "eot": 4,
         "lid_k": 10,
         "lid_batch": 24,
+        "lid_adaptive_steps": 10,
         "matrix_kappas": (0.0, 0.25, 1.0),
         "iterations": (0, 1, 5, 20),
         "n_images": 4,
@@ -87,6 +88,7 @@ SETTINGS: dict[bool, dict[str, Any]] = {
         "eot": 10,
         "lid_k": 20,
         "lid_batch": 100,
+        "lid_adaptive_steps": 100,
         "matrix_kappas": (0.0, 0.5, 1.0, 1.5, 2.0),
         "iterations": (0, 1, 2, 5, 10, 20, 40, 80),
         "n_images": 6,
@@ -285,9 +287,11 @@ def attack_cell(setup: Setup, attack: str, kappa: float, *, lid: bool) -> dict[s
         out.update(audit_row(setup, jump))
     if lid:
         kw = {"y": setup.y, "k": setup.cfg["lid_k"], "batch_size": setup.cfg["lid_batch"], "seed": setup.seed}
-        out["lid_relu"] = _lid(relu, setup.x, x_relu, kw)
-        out["lid_jump"] = _lid(jump, setup.x, x_white, kw)
-        out["lid_jump_bpda"] = _lid(jump, setup.x, x_bpda, kw)
+        ad = {"eps": setup.cfg["pgd_eps"], "eps_step": setup.cfg["pgd_step"], "seed": setup.seed,
+              "max_iter": setup.cfg["lid_adaptive_steps"]}  # fmt: skip
+        out.update(_lid("lid_relu", relu, setup.x, x_relu, kw, ad))
+        out.update(_lid("lid_jump", jump, setup.x, x_white, kw, ad))
+        out.update(_lid("lid_jump_bpda", jump, setup.x, x_bpda, kw, None))
     return out
 
 
@@ -320,12 +324,33 @@ def audit_row(setup: Setup, clf: PyTorchClassifier) -> dict[str, Any]:
     }
 
 
-def _lid(clf: PyTorchClassifier, x: np.ndarray, x_adv: np.ndarray, kw: dict[str, Any]) -> float | None:
-    """LID AUC, or None when too few correctly classified pairs remain."""
+def _lid(
+    key: str,
+    clf: PyTorchClassifier,
+    x: np.ndarray,
+    x_adv: np.ndarray,
+    kw: dict[str, Any],
+    adaptive: dict[str, Any] | None,
+) -> dict[str, float | None]:
+    """Table 3: LID AUC against ``x_adv`` under ``key``; with ``adaptive`` (the attacks' settings) also the
+    AUC against the detector-aware PGD and C&W attacks on the fitted detector (``key_pgd``, ``key_cw``),
+    the lower of their detection rates at 5% false positives (``key_det5``) and the higher success rate
+    (misclassified and unflagged, ``key_success``). None when too few correctly classified pairs remain."""
+    names = [key] + ([] if adaptive is None else [f"{key}_{s}" for s in ("pgd", "cw", "det5", "success")])
+    extra: dict[str, Any] = {}
+    if adaptive is not None:
+        extra = {"adaptive": ("pgd", "cw"), "adaptive_params": adaptive}
     try:
-        return float(lid_auc(clf, x, x_adv, **kw)["auc"])
+        res = lid_auc(clf, x, x_adv, **kw, **extra)
     except ValueError:
-        return None
+        return dict.fromkeys(names)
+    out: dict[str, float | None] = {key: float(res["auc"])}
+    if adaptive is not None:
+        ad = res["adaptive"]
+        out.update({f"{key}_pgd": ad["pgd"]["auc"], f"{key}_cw": ad["cw"]["auc"]})
+        out[f"{key}_det5"] = min(a["detection_rate_at_5fpr"] for a in ad.values())
+        out[f"{key}_success"] = max(a["success_rate"] for a in ad.values())
+    return out
 
 
 def matrix_cell(setup: Setup) -> dict[str, Any]:
