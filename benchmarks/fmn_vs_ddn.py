@@ -21,6 +21,7 @@ Run: ``OMP_NUM_THREADS=1 python benchmarks/fmn_vs_ddn.py --foolbox DIR``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -195,7 +196,8 @@ def render(res: dict[str, Any]) -> str:
         f"clean test accuracy {res['clean_accuracy_test']:.4f}; FMN {res['steps']} steps. "
         "ρ = ||δ|| / ||x|| in the attack's norm, mean over the images both attacks fool. Wall times: "
         f"median of {res['repeat']} interleaved rounds (foolbox DDN: one run); raw forward+backward "
-        f"of the net on the batch {res['raw_fwd_bwd_s'] * 1e3:.1f} ms.",
+        f"of the net on the batch {res['raw_fwd_bwd_s'] * 1e3:.1f} ms; 1-minute load average after the "
+        f"timing rounds {res.get('load_average_1min_after_timing', float('nan')):.1f} (shared machine).",
         "",
         "| ours | fool rate | mean ρ (fooled) | wall s | wall / (steps × raw fwd+bwd) |",
         "|---|---|---|---|---|",
@@ -272,6 +274,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     refs = foolbox_jobs(model, x, pred, args)
     points, walls, raw = run_interleaved({**ours, **refs}, model, x, args.repeat, ("foolbox DDN (L2)",))
     res["raw_fwd_bwd_s"] = raw
+    res["load_average_1min_after_timing"] = os.getloadavg()[0]
     res["repeat"] = args.repeat
     for label, (norm, settings, _) in ours.items():
         fooled = clf.predict(points[label]).argmax(1) != pred

@@ -18,6 +18,7 @@ from torch import nn
 from art_activation_defenses.activations import BoundedReLU
 from art_activation_defenses.cli import main
 from art_activation_defenses.defences import plot_tradeoff, tune_kappa
+from art_activation_defenses.defences.tuning import masking_flags
 from art_activation_defenses.estimators import RetrofitClassifier
 from art_activation_defenses.experiments.commands import checkpoint_settings, load_model
 from art_activation_defenses.training import evaluate, save_checkpoint
@@ -111,7 +112,16 @@ def test_tune_default_is_the_worst_case_and_flags_follow_their_rule(
     worst = [min(w, b) for w, b in zip(res["rho"], res["rho_bpda"], strict=True)]
     assert res["chosen_index"] == int(np.nanargmax(worst))
     assert res["masking_flag"] == [b < 0.9 * w for w, b in zip(res["rho"], res["rho_bpda"], strict=True)]
+    lenient = tune_kappa(clf, x, y, [1.0], max_accuracy_drop=1.0, flag_margin=1.0, verbose=False)
+    assert lenient["masking_flag"] == [False]  # a margin of 100 % never flags
     assert tune_kappa(clf, x, y, [0.0], bpda=False, verbose=False)["select_by"] == "white-box"
+
+
+def test_masking_flag_rule_closed_form() -> None:
+    # flagged only when BPDA rho is more than 10 % below white-box rho; NaN never flags
+    rho, bpda = [0.20, 0.20, 0.20, math.nan, 0.20], [0.19, 0.17, 0.25, 0.1, math.nan]
+    assert masking_flags(rho, bpda, 0.1) == [False, True, False, False, False]
+    assert masking_flags(rho, bpda, 0.0) == [True, True, False, False, False]
 
 
 def test_tradeoff_plot_from_json_with_flags_and_infinite_values(tmp_path: Path) -> None:

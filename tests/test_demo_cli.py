@@ -17,8 +17,12 @@ TINY = dict(kappas=(0.3,), n_eval=40, epochs=8, pgd_steps=3, deepfool_max_iter=1
 
 def test_run_demo_writes_json_markdown_csv_and_plot(tmp_path: Path) -> None:
     before = torch.get_num_threads()
-    results = run_demo(DemoConfig(**TINY, threads=1), out=tmp_path, verbose=False)  # type: ignore[arg-type]
-    assert torch.get_num_threads() == before  # the thread count is restored after the run
+    torch.set_num_threads(2)
+    try:
+        results = run_demo(DemoConfig(**TINY, threads=1), out=tmp_path, verbose=False)  # type: ignore[arg-type]
+        assert torch.get_num_threads() == 2  # the caller's thread count is restored after the run
+    finally:
+        torch.set_num_threads(before)
     assert results["config"]["threads"] == 1 and results["environment"]["torch_threads"] == 1
     assert [r["model"] for r in results["rows"]] == ["ReLU", "JumpReLU"]
     relu, jump = results["rows"]

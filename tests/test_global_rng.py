@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from art_activation_defenses.activations import retrofit
+from art_activation_defenses.activations.functional import randomized_jump_relu
 from art_activation_defenses.activations.modules import RandomizedJumpReLU
 from art_activation_defenses.attacks import (
     FMNL2,
@@ -83,6 +84,7 @@ def test_estimator_and_retrofit_calls() -> None:
         _assert_untouched(lambda r=rnd: r.loss_gradient(x, y))  # type: ignore[misc]
     module = RandomizedJumpReLU(kappa=0.5)  # no generator given: a private one
     _assert_untouched(lambda: module(torch.ones(3)))
+    _assert_untouched(lambda: randomized_jump_relu(torch.ones(3), 0.5))  # no generator: private entropy
     _assert_untouched(lambda: load_dataset("digits", split="test", limit=5))
 
 

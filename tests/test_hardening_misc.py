@@ -4,6 +4,7 @@ LID on the wrong scale/dtype, training defences on out-of-range data, the keyed 
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -66,10 +67,26 @@ def test_pgd_validates_its_arguments(clf: RetrofitClassifier) -> None:
         pgd(clf, x, np.array([0, 1, 2, 7]), **kw)  # type: ignore[arg-type]
 
 
+class _Hang(BaseException):
+    pass
+
+
+def _raise_hang(signum: int, frame: object) -> None:
+    raise _Hang
+
+
 def test_minimal_fgsm_caps_the_number_of_steps(clf: RetrofitClassifier) -> None:
     x, y = _xy(4)
-    with pytest.raises(ValueError, match=r"`eps_step` == 1e-09, must give at most 10000 grid steps"):
-        minimal_fgsm_robustness(clf, x, y, eps_step=1e-9)
+    previous = signal.signal(signal.SIGALRM, _raise_hang)
+    signal.alarm(30)  # without the cap this runs ~1e9 FGSM steps: fail instead of hanging
+    try:
+        with pytest.raises(ValueError, match=r"`eps_step` == 1e-09, must give at most 10000 grid steps"):
+            minimal_fgsm_robustness(clf, x, y, eps_step=1e-9)
+    except _Hang:
+        pytest.fail("minimal_fgsm_robustness(eps_step=1e-9) ran for more than 30 s")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def test_lid_refuses_wrong_scale_and_dtype(clf: RetrofitClassifier) -> None:

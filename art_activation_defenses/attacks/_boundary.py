@@ -75,7 +75,7 @@ def box_linear_step(
     big = torch.full_like(a, 1e30)
     room = torch.where(w > 0, up, down).clamp(max=1e30)
     room = torch.where(live, room, torch.zeros_like(room))
-    speed = live.to(a.dtype)
+    speed = a if geo.p == 2 else live.to(a.dtype)
     bp = torch.where(live, room / speed.clamp_min(1e-30), big).clamp(max=1e30)
     bp_s, idx = bp.sort(dim=-1)
     ar = (a * room).gather(-1, idx)
@@ -129,12 +129,13 @@ def _project_candidates(
     down0: torch.Tensor,
     bisect: Callable[[torch.Tensor, float], tuple[torch.Tensor, torch.Tensor]],
     norm_of: Callable[[torch.Tensor], torch.Tensor],
+    surrogate: bool,
 ) -> torch.Tensor:
     """One multi-class projection round of :func:`shrink_to_boundary` (see its ``candidates``)."""
     b, n_rows = candidates.shape
-    # activation defences: linearise with the BPDA gradient (it sees the units a jump would
-    # switch on); the exact model judges every candidate point
-    ctx = view.surrogate_gradients() if view.has_surrogate else contextlib.nullcontext()
+    # activation defences, every other round: linearise with the BPDA gradient (it sees the
+    # units a jump would switch on); the exact model judges every candidate point
+    ctx = view.surrogate_gradients() if surrogate else contextlib.nullcontext()
     with ctx:
         _, g_val, g = view.jacobian_rows(xb, candidates, ref)  # (B, R), (B, R, D)
     c = (g * r.unsqueeze(1)).sum(-1) - g_val  # tangent plane of row k: g_k · p = c_k
@@ -186,7 +187,8 @@ def shrink_to_boundary(
     :param candidates: Optional classes ``(B, R)`` (untargeted, with ``geo``): every projection
                        round linearises all of them at ``x0 + r`` (one Jacobian of ``R`` rows)
                        and projects onto the tangent plane closest to ``x0``, trying both the
-                       half-way and the full move.
+                       half-way and the full move; on activation defences with BPDA gradients,
+                       every second round linearises with them.
     :return: Adversarial points, shape ``(B, *input_shape)``.
     """
     shape = (-1, *view.estimator.input_shape)
@@ -210,10 +212,13 @@ def shrink_to_boundary(
 
     if bisection_steps > 0:
         r, _ = bisect(r, 1.0)
-    for _ in range(projection_steps):
+    for round_ in range(projection_steps):
         xb = (x0 + r).view(shape)
         if candidates is not None and geo is not None:
-            r = _project_candidates(view, geo, x0, r, xb, ref, candidates, up0, down0, bisect, norm_of)
+            surrogate = round_ % 2 == 1 and view.has_surrogate
+            r = _project_candidates(
+                view, geo, x0, r, xb, ref, candidates, up0, down0, bisect, norm_of, surrogate
+            )
             continue
         if targeted:
             k = target

@@ -36,20 +36,28 @@ class DeepFool(MinimalPerturbationAttack):
     perturbation ``r``; the next point is ``x_{i+1} = clip(x + r)`` and a sample stops as soon
     as it is misclassified there (untargeted: prediction ≠ reference label; targeted: = target).
     Finished samples leave the batch (masks), so late iterations only run on the rest.
-    Linearisation is box-aware: gradient entries that would push a coordinate already at a
-    clip value out of the box are zeroed, so a step reaches its linearised boundary instead
-    of being clipped short (few iterations: ``iterations_`` counts these steps).  Large
-    linear steps overshoot a curved boundary, so each fooled sample's ``r`` is then shrunk
+    Linearisation is box-aware: the closest candidate is chosen with the gradient entries that
+    would push a coordinate already at a clip value out of the box zeroed, and the step is the
+    exact smallest step inside the box that reaches its linearised boundary
+    (:func:`~art_activation_defenses.attacks._boundary.box_linear_step`), so it is not clipped
+    short (few iterations: ``iterations_`` counts these steps).  Where the exact gradient is zero
+    (activation defences), the BPDA gradient gives the direction and the step doubles with every
+    flat visit; without any gradient, a random step (private generator) of doubling length.
+    Large linear steps overshoot a curved boundary, so each fooled sample's ``r`` is then shrunk
     while it stays adversarial by :func:`~art_activation_defenses.attacks._boundary.shrink_to_boundary`:
-    ``refine_steps`` bisection steps along ``r`` (forward passes), then (L2 only)
-    ``projection_steps`` rounds of boundary projection (one forward and one single-row
-    backward pass each, plus bisection).  The overshoot is applied to the total perturbation:
-    the result is ``clip(x + (1 + overshoot) · r)`` (``clip(x + r)`` if that is not adversarial).
+    ``refine_steps`` bisection steps along ``r`` (forward passes), then ``projection_steps``
+    rounds of box-aware boundary projection over the candidate classes (L2 and L∞; one
+    forward pass and one Jacobian of the candidate rows each, plus bisections; BPDA gradients
+    every second round on activation defences).  With ``surrogate_search`` on a classifier
+    whose activations offer BPDA gradients, the whole search runs a second time along BPDA
+    gradients and each sample keeps the smaller adversarial perturbation (the exact model
+    judges).  The overshoot is applied to the total perturbation: the result is
+    ``clip(x + (1 + overshoot) · r)`` (``clip(x + r)`` if that is not adversarial).
     Candidate Jacobian rows come from one forward pass and one batched backward pass
     (see :meth:`TorchView.jacobian_rows`).
 
-    After :meth:`generate`, ``iterations_`` holds the steps each sample used (0 for samples
-    that were misclassified from the start).
+    After :meth:`generate`, ``iterations_`` holds the steps each sample used, both searches
+    (0 for samples that were misclassified from the start).
 
     | Paper link: https://arxiv.org/abs/1511.04599
     """
@@ -92,7 +100,7 @@ class DeepFool(MinimalPerturbationAttack):
         :param overshoot: Factor ``(1 + overshoot)`` applied to the total perturbation. Default 0.02.
         :param refine_steps: Bisection steps (forward passes only) along each fooled sample's total
                              perturbation, see the class docstring; 0 disables. Default 8.
-        :param projection_steps: Boundary-projection rounds after the bisection (L2 only), see
+        :param projection_steps: Boundary-projection rounds after the bisection, see
                                  the class docstring; 0 disables. Default 3.
         :param surrogate_search: On a classifier whose activation defences offer BPDA gradients
                                  (a ``RetrofitClassifier`` in ``"exact"`` mode), run the search a

@@ -38,23 +38,35 @@ class TrustRegion(MinimalPerturbationAttack):
        the clean prediction, as the one with the smallest DeepFool ratio
        ``|f_k| / ||∇f_k||_q`` at the clean input. Targeted: ``t = y``.
     2. Radius. ``R_0 = initial_radius · |f_t| / ||∇f_t||_q`` (a fraction of the first boundary
-       estimate, so the rule is scale-free).
+       estimate, so the rule is scale-free), clamped to ``[min_radius, max_radius]`` from the
+       first step on.
     3. Step ``i`` (one forward and one backward pass): stop if ``x_i`` is misclassified
        (untargeted: prediction ≠ ``y``; targeted: prediction = ``t``). Otherwise, for ``i > 0``
        the ratio of actual to predicted increase of ``f`` over the last step is
-       ``ρ = (f(x_i) - f(x_{i-1})) / (w_{i-1} · (x_i - x_{i-1}))`` (``ρ = 0`` if the predicted
-       increase is not positive); ``R ← 1.2 R`` if ``ρ > 0.9``, ``R ← R / 1.2`` if ``ρ < 0.5``,
-       then ``R`` is clamped to ``[min_radius, max_radius]``; a step with ``ρ ≤ 0`` is rejected
-       (the sample goes back to ``x_{i-1}``, whose gradient is kept).  The step length is
-       ``s = min((1 + overshoot) · (|f| + 1e-4) / ||w||_q, R)`` and
-       ``x_{i+1} = clip(x_i + s · u)``, with ``u = w / ||w||_2`` (L2) or ``sign(w)`` (L∞).
+       ``ρ = (f(x_i) - f(x_{i-1})) / (w_{i-1} · (x_i - x_{i-1}))``; ``R ← 1.2 R`` if ``ρ > 0.9``,
+       ``R ← R / 1.2`` if ``ρ < 0.5``, then ``R`` is clamped to ``[min_radius, max_radius]``; a
+       step with ``ρ ≤ 0`` is rejected (the sample goes back to ``x_{i-1}``, whose gradient is
+       kept).  The step is the smallest one inside the clip box that reaches the overshot
+       boundary estimate ``w · p = (1 + overshoot) · (|f| + 1e-4)``
+       (:func:`~art_activation_defenses.attacks._boundary.box_linear_step`), cut to length ``R``
+       (L2: ``R · w / ||w||_2``; L∞: ``sign(w) · min(R, room)``) when longer.
+       Activation defences: where the exact gradient is zero (a flat region) the BPDA gradient
+       is the direction (random directions without one), the step is a full radius and the
+       radius doubles while the region stays flat; a radius that shrinks below 1 % of the
+       boundary estimate (the linear model keeps failing across a jump) accepts the step, restarts
+       from the boundary estimate and switches that sample to BPDA directions.  The exact model
+       always decides success.
     4. Shrink. Each fooled sample's perturbation ``r`` is then made smaller while it stays
        adversarial, as in :class:`DeepFool`: ``refine_steps`` bisection steps along ``r``, then
-       (L2 only) ``projection_steps`` boundary-projection rounds, then the overshoot applied to
-       the total perturbation (:func:`~art_activation_defenses.attacks._boundary.shrink_to_boundary`).
+       ``projection_steps`` box-aware boundary-projection rounds over the candidate classes (L2
+       and L∞), then the overshoot applied to the total perturbation
+       (:func:`~art_activation_defenses.attacks._boundary.shrink_to_boundary`).
        ``refine_steps=0, projection_steps=0`` gives the plain trust-region result.
+    5. Surrogate search (``surrogate_search``, on classifiers whose activations offer BPDA
+       gradients): steps 1-4 run again with BPDA gradients (at most ``4 × `` the exact run's
+       steps ``+ 20``) and each sample keeps the smaller adversarial perturbation of the two.
 
-    After :meth:`generate`, ``iterations_`` holds the steps each sample used.
+    After :meth:`generate`, ``iterations_`` holds the steps each sample used (both searches).
 
     | Paper link: https://arxiv.org/abs/1812.06371
     """

@@ -17,7 +17,7 @@ from art_activation_defenses.activations.registry import activation_class
 from art_activation_defenses.defences._common import check_data, check_float
 from art_activation_defenses.estimators.retrofit_classifier import RetrofitClassifier
 
-__all__ = ["NEUTRAL_VALUES", "plot_tradeoff", "tune_kappa"]
+__all__ = ["NEUTRAL_VALUES", "masking_flags", "plot_tradeoff", "tune_kappa"]
 
 #: Parameter values at which each activation equals the ReLU it replaced.
 NEUTRAL_VALUES: dict[str, float] = {"kappa": 0.0, "t": math.inf, "beta": math.inf, "alpha": 1.0}
@@ -71,6 +71,15 @@ def _robustness(
     rho = float(np.nanmean(ratios[success])) if success.any() else math.nan
     rate = float(success.sum() / correct.sum()) if correct.any() else math.nan
     return rho, rate
+
+
+def masking_flags(rho: Sequence[float], rho_bpda: Sequence[float], margin: float) -> list[bool]:
+    """Per value: is the BPDA ρ more than ``margin`` (a fraction) below the white-box ρ? Then the
+    white-box curve overstates robustness there. NaN on either side never flags."""
+    return [
+        not (math.isnan(w) or math.isnan(b)) and b < (1.0 - margin) * w
+        for w, b in zip(rho, rho_bpda, strict=True)
+    ]
 
 
 def tune_kappa(
@@ -201,10 +210,7 @@ def tune_kappa(
         score = rows["rho_bpda"]
     else:
         score = [min(a, b) for a, b in zip(rows["rho"], rows["rho_bpda"], strict=True)]
-    masking = [
-        not (math.isnan(w) or math.isnan(b)) and b < (1.0 - flag_margin) * w
-        for w, b in zip(rows["rho"], rows["rho_bpda"], strict=True)
-    ]
+    masking = masking_flags(rows["rho"], rows["rho_bpda"], flag_margin)
     candidates = [i for i, ok in enumerate(admissible) if ok and not math.isnan(score[i])]
     chosen_index: int | None = max(candidates, key=lambda i: (score[i], -i)) if candidates else None
     if chosen_index is None:

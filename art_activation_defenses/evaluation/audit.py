@@ -110,7 +110,8 @@ def audit(
     :param max_iter: PGD steps. :param restarts: PGD random restarts.
     :param apgd_iter: APGD iterations. :param apgd_restarts: APGD random starts.
     :param dlr_targets: Target classes of APGD-DLR-T. :param square_queries: Square queries.
-    :param minimal: Run the minimal-perturbation audit.
+    :param minimal: Run the minimal-perturbation audit (default: the budget's when ``attacks`` is
+        None, else False).
     :param margin: Masking threshold in accuracy points, in [0, 1] (default 0.05).
     :param alpha: Significance level of the McNemar test (default 0.05).
     :param surrogate: Add the surrogate-transfer columns. :param surrogate_model: Its architecture
@@ -141,7 +142,7 @@ def audit(
     for key, value in given.items():
         if value is not None:
             plan_budget = replace(plan_budget, **{key: check_int(key, value, 1)})  # type: ignore[arg-type]
-    if minimal is not None:
+    if minimal is not None or attacks is not None:  # a subset of families: no minimal audit unless asked
         plan_budget = replace(plan_budget, minimal=bool(minimal))
     if eot_samples is not None:
         plan_budget = replace(plan_budget, eot_samples=check_int("eot_samples", eot_samples, 1))

@@ -89,10 +89,12 @@ COLUMN_NOTES: dict[str, str] = {
     "deepfool_rho": "mean ‖δ‖₂/‖x‖₂ of DeepFool-L2 over the images it fooled",
     "deepfool_bpda_fool_rate": "the same with BPDA gradients",
     "deepfool_bpda_rho": "the same with BPDA gradients",
-    "masking_flag": "true when an adaptive column beats white-box PGD by more than the margin",
-    "strongest_adaptive": "CSV only: the adaptive column with the lowest accuracy (pgd_bpda_accuracy or "
-    "pgd_transfer_accuracy; empty for ReLU)",
-    "masking_gap": "CSV only: white-box PGD accuracy minus the strongest adaptive one (> margin: flagged)",
+    "masking_flag": "true when the audit's masking test fires: an adaptive PGD column (or the per-image "
+    "worst case) beats white-box PGD by more than the margin, with an exact McNemar test p < 0.05",
+    "strongest_adaptive": "CSV only: the adaptive PGD column with the fewest correct images (e.g. bpda, "
+    "transfer); empty when none ran",
+    "masking_gap": "CSV only: white-box PGD accuracy minus that column's, per image: (b − c) / n with b, c "
+    "McNemar's discordant pairs",
 }
 CSV_COLUMNS = [c for c, _ in DEMO_COLUMNS] + ["strongest_adaptive", "masking_gap"]
 

@@ -74,20 +74,24 @@ def test_linear_model_closed_form(
 def test_fools_trained_digits_model(
     norm: float, classifier: Any, digits: tuple[np.ndarray, np.ndarray]
 ) -> None:
-    """≥ 99% of 100 held-out digits fooled; ART's PGD (50 steps, independent) at the median FMN
-    distance ``r`` fools almost no sample whose FMN distance exceeds ``r`` (FMN is minimal per sample)."""
+    """≥ 99% of 100 held-out digits fooled, at the boundary; ART's PGD (50 steps, independent) at the
+    median FMN distance ``r`` fools almost no sample whose FMN distance exceeds ``r``."""
     x = digits[0][1500:1600]
     pred = classifier.predict(x).argmax(1)
     x_adv = FMN(classifier, norm=norm, verbose=False).generate(x, pred)
     fooled = classifier.predict(x_adv).argmax(1) != pred
     assert fooled.mean() >= 0.99
+    # on the boundary along its ray: 0.995 δ is no longer adversarial (measured: 0 of 100;
+    # without the final bisection 24 of 100 for L∞)
+    x_in = (x + 0.995 * (x_adv - x)).astype(np.float32)
+    assert np.sum(classifier.predict(x_in).argmax(1) != pred) <= 2
     dist = np.linalg.norm((x_adv - x).reshape(len(x), -1), ord=norm, axis=1)
     r = float(np.median(dist))
     pgd = ProjectedGradientDescent(
         classifier, norm=norm, eps=r, eps_step=r / 8, max_iter=50, batch_size=100, verbose=False
     )
     pgd_fooled = classifier.predict(pgd.generate(x, np.eye(10)[pred])).argmax(1) != pred
-    # measured: 0 of 100 (L2 and L∞); FMN with 3 steps and no bisection: 7 of 100 (L2)
+    # measured: 0 of 100 (L2 and L∞); FMN with 3 steps and no final bisection: 5 (L2), 6 (L∞)
     assert np.sum(pgd_fooled & (dist > r * (1 + 1e-4))) <= 2
 
 

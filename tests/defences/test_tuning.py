@@ -140,7 +140,8 @@ def test_bad_input(kwargs: dict[str, Any], match: str, digits: Digits, tiny_mode
 
 def test_budget_excludes_the_values_that_cost_accuracy(digits: Digits, tiny_model: torch.nn.Module) -> None:
     """A 0.02 budget on 64 digits: kappa 2 and 3 cost more (accuracy measured 0.984, 0.984, 0.938, 0.781
-    for kappa 0, 0.5, 2, 3) and are excluded although their rho is larger, so the choice is 0.5."""
+    for kappa 0, 0.5, 2, 3) and are excluded although their rho is larger (measured rho 0.10, 0.10,
+    0.13, 0.14), so the choice is kappa 0 or 0.5, whichever has the larger rho."""
     x, y = digits[2][:64], digits[3][:64]
     values = [0.0, 0.5, 2.0, 3.0]
     accuracy = [
@@ -151,6 +152,7 @@ def test_budget_excludes_the_values_that_cost_accuracy(digits: Digits, tiny_mode
     res = tune_kappa(_retrofit(tiny_model), x, y, values, max_accuracy_drop=0.02, bpda=False, verbose=False)
     assert res["accuracy"] == pytest.approx(accuracy, abs=1e-12)
     assert res["admissible"] == admissible
-    assert res["chosen"] == 0.5
-    # the budget is what decides: without it the larger rho of an excluded value would win
-    assert max(res["rho"][2:]) > res["rho"][1]
+    # the most robust admissible value is chosen, although an excluded one has a larger rho
+    assert res["chosen"] in (0.0, 0.5)
+    assert res["rho"][values.index(res["chosen"])] == max(res["rho"][:2])
+    assert max(res["rho"][2:]) > max(res["rho"][:2]), res["rho"]
