@@ -38,17 +38,18 @@ def verdict(result: dict[str, Any]) -> str:
     robust = result.get("robust_accuracy")
     ci = _ci(result.get("robust_interval"))
     if m.get("flag"):
-        ref = next(e for e in result["ensemble"] if e["key"] == m["reference"])
+        refs = " / ".join(_title(result, k) for k in m["reference"])
         text = (
             f"GRADIENT MASKING SUSPECTED. The per-sample worst case ({_pct(robust)} {ci}) is "
-            f"{_pct(m['gap'])} below {ref['title']} ({_pct(ref['accuracy'])}), more than the margin "
+            f"{_pct(m['gap'])} below the white-box cross-entropy attacks ({refs}: "
+            f"{_pct(m['reference_accuracy'])}), more than the margin "
             f"{_pct(margin)} (exact McNemar p = {m['p_value']:.2g}); strongest single attack: "
             f"{_title(result, m.get('strongest'))}. Report the robust accuracy, not the white-box number."
         )
     else:
         text = (
             f"No sign of gradient masking: the per-sample worst case ({_pct(robust)} {ci}) is not "
-            f"significantly more than {_pct(margin)} below the white-box attack."
+            f"significantly more than {_pct(margin)} below the white-box cross-entropy attacks."
         )
     rows = [r for r in result.get("rows") or [] if r.get("flag")]
     for r in rows:

@@ -259,9 +259,7 @@ def _run(cfg: DemoConfig, out: str | Path | None, verbose: bool) -> dict[str, An
     clf = RetrofitClassifier.from_classifier(relu, "jumprelu", kappa=0.0)
     for kappa in cfg.kappas or ():
         clf.set_params(kappa=kappa)
-        rows.append(
-            {"model": "JumpReLU", "kappa": kappa, **_attack_row(clf, x_test, y_test, relu, cfg)}
-        )
+        rows.append({"model": "JumpReLU", "kappa": kappa, **_attack_row(clf, x_test, y_test, relu, cfg)})
         bar.update()
     bar.close()
     results: dict[str, Any] = {
