@@ -1,4 +1,4 @@
-"""The ``detect`` command (issues 14 and 16): --layers, the Markdown report, the no-op defence, CLI wording."""
+"""The ``detect`` command (issues 14, 16): --layers, the Markdown report, the no-op defence, CLI wording."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def test_markdown_names_attack_eps_n_and_every_column(checkpoint: Path, tmp_path
     result = json.loads((tmp_path / "detect.json").read_text())
     assert "FGSM L∞ ε = 0.1" in md and "n = 80 test images" in md and "5 steps of 0.01" in md
     for header in ("AUC plain", "det@5%FPR plain", "AUC adaptive PGD", "success adaptive C&W", "test pairs"):
-        assert f"- **{header}**:" in md and f"| {header} |" in md or f" {header} |" in md
+        assert f"- **{header}**:" in md and f" {header} |" in md, header
     assert "30% of the correctly classified test images" in md
     for row in result["rows"]:
         assert {"auc", "pgd_auc", "pgd_success_rate", "cw_detection_rate_at_5fpr"} <= set(row)
