@@ -125,7 +125,7 @@ def test_cli_passes_the_dataset(capsys: pytest.CaptureFixture[str], tmp_path: Pa
         main(["reproduce", "capped", "--dataset", "cifar10", "--quick", "--quiet", "--out", str(tmp_path)])
         == 2
     )
-    assert "no `dataset='cifar10'` variant" in capsys.readouterr().err
+    assert "no `--dataset 'cifar10'` variant" in capsys.readouterr().err
 
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets"
