@@ -343,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
         "flagged) and a verdict; writes detect.json and detect.md (every column explained) into --out.",
     )
     _model_args(det)
+    _random_weights_arg(det)
     _defence_args(det)
     det.add_argument("--attack", default="pgd", help="fgsm or pgd")
     det.add_argument("--eps", type=_positive, default=0.1, help="L-infinity budget, in (0, 1]")

@@ -71,7 +71,7 @@ def _check_out(args: argparse.Namespace) -> None:
 
 
 def _check_weights(args: argparse.Namespace) -> None:
-    if args.weights is None and args.command != "detect" and not args.allow_random_weights:
+    if args.weights is None and not args.allow_random_weights:
         raise UsageError(
             f"--weights is missing: {args.command} would run on an untrained, randomly initialised "
             "model. Pass your trained model's checkpoint (the train command writes one), or "

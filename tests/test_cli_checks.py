@@ -82,6 +82,13 @@ def test_evaluate_without_weights_is_refused(
     assert calls[0]["allow_random_weights"] is True and calls[0]["weights"] is None
 
 
+def test_detect_without_weights_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["detect", "--param", "kappa=0.5", "--out", str(tmp_path / "d")]) == 2
+    err = _error_line(capsys)
+    assert "--weights is missing" in err and "detect" in err and "--allow-random-weights" in err
+    assert not (tmp_path / "d").exists()
+
+
 def test_evaluate_random_weights_warns_in_the_library(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="allow_random_weights"):
         commands.evaluate_model(weights=None, activation="jumprelu", activation_params={"kappa": 0.5})

@@ -119,8 +119,13 @@ def test_lid_and_audit_leave_global_rngs_alone() -> None:
     _assert_untouched(lambda: det.fit(xs, labels))
     _assert_untouched(lambda: det.detect(x_adv))
     y = clf.predict(x).argmax(1)
-    # original=None: a plain ART PyTorchClassifier (what the audit wraps the original model in)
-    # advances torch's RNG in its DataLoader-based predict; RetrofitClassifier.predict does not.
     _assert_untouched(
         lambda: audit(clf, None, x[:8], y[:8], budget="quick", attacks=["pgd"], checks=False, verbose=False)
+    )
+    # with an original model: a plain ART PyTorchClassifier, whose DataLoader-based predict draws
+    # from torch's global RNG; the audit must put the caller's state back
+    _assert_untouched(
+        lambda: audit(
+            clf, clf.model, x[:8], y[:8], budget="quick", attacks=["pgd"], checks=False, verbose=False
+        )
     )

@@ -4,6 +4,8 @@ McNemar test, the indicators of attack failure and the minimal-perturbation audi
 
 from __future__ import annotations
 
+import functools
+import random
 import time
 import warnings
 from collections.abc import Sequence
@@ -11,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
+import torch
 from art.estimators.classification import PyTorchClassifier
 from torch import nn
 from tqdm.auto import tqdm
@@ -47,7 +50,7 @@ _OVERRIDES = (
 )
 
 
-def audit(
+def _audit(
     defended: PyTorchClassifier,
     original: nn.Module | PyTorchClassifier | None,
     x: np.ndarray,
@@ -344,3 +347,19 @@ def _assemble(
         "columns": legacy_cols,
         "per_sample_robust": robust.astype(int).tolist(),
     }
+
+
+@functools.wraps(_audit)
+def audit(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    # ART's plain PyTorchClassifier.predict (the transfer source, the surrogate) draws from torch's
+    # global generator through its DataLoader, and ART's attacks from numpy's: the caller's global
+    # RNG states are put back afterwards, so an audit never advances a generator it does not own.
+    py_state = random.getstate()
+    np_state = np.random.get_state()  # noqa: NPY002 - restoring the caller's legacy global state
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        try:
+            return _audit(*args, **kwargs)
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)  # noqa: NPY002
