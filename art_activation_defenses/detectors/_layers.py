@@ -138,10 +138,15 @@ class LayerTap:
         :param x: Model input.
         :return: (names, tensors), one (batch, features) tensor per recorded call.
         """
+        with torch.no_grad():
+            _, names, tensors = self.forward_records(x)
+        return names, tensors
+
+    def forward_records(self, x: torch.Tensor) -> tuple[torch.Tensor, list[str], list[torch.Tensor]]:
+        """Forward `x` in the caller's autograd mode; return (output, names, one tensor per call)."""
         for records in self._records.values():
             records.clear()
-        with torch.no_grad():
-            output = self.model(x)
+        output = self.model(x)
         if isinstance(output, (tuple, list)):
             output = output[-1]
         self._records[INPUT_LAYER] = [x.flatten(1)] if INPUT_LAYER in self._records else []
@@ -155,7 +160,7 @@ class LayerTap:
             for i, tensor in enumerate(records):
                 names.append(name if i == 0 else f"{name}#{i}")
                 tensors.append(tensor)
-        return names, tensors
+        return output, names, tensors
 
 
 class eval_mode:  # noqa: N801 - used like torch.no_grad

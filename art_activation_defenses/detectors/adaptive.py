@@ -37,7 +37,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from art_activation_defenses.activations.modules import RetrofitActivation
-from art_activation_defenses.detectors._layers import INPUT_LAYER, LOGITS_LAYER, LayerTap, default_layers
+from art_activation_defenses.detectors._layers import LayerTap, default_layers
 from art_activation_defenses.detectors.features import _Reference, _self_mask, _split, mle_lid
 from art_activation_defenses.detectors.lid import LIDDetector
 
@@ -70,23 +70,7 @@ class _GradTap(LayerTap):
 
     def run_grad(self, x: torch.Tensor) -> tuple[torch.Tensor, list[str], list[torch.Tensor]]:
         """Forward `x` with autograd; return (logits, names, one (batch, features) tensor per call)."""
-        for records in self._records.values():
-            records.clear()
-        output = self.model(x)
-        if isinstance(output, (tuple, list)):
-            output = output[-1]
-        self._records[INPUT_LAYER] = [x.flatten(1)] if INPUT_LAYER in self._records else []
-        self._records[LOGITS_LAYER] = [output.flatten(1)] if LOGITS_LAYER in self._records else []
-        names: list[str] = []
-        tensors: list[torch.Tensor] = []
-        for name in self.layers:
-            records = self._records[name]
-            if not records:
-                raise ValueError(f"Layer {name!r} in `layers` was not called in the forward pass.")
-            for i, tensor in enumerate(records):
-                names.append(name if i == 0 else f"{name}#{i}")
-                tensors.append(tensor)
-        return output, names, tensors
+        return self.forward_records(x)
 
 
 def _check_fitted(detector: Any) -> LIDDetector:
