@@ -9,6 +9,7 @@ defended model's logits.
 """
 
 from art_activation_defenses.evaluation._attacks import Loss, PGDTrace, gradient_mode, pgd, train_surrogate
+from art_activation_defenses.evaluation.cells import MASKING_MARGIN, audit_cell, masking_row
 from art_activation_defenses.evaluation.audit import ATTACKS, BUDGETS, COLUMNS, audit, render_audit_markdown
 from art_activation_defenses.evaluation.minimal import minimal_audit
 from art_activation_defenses.evaluation.stats import accuracy_interval, masking_test, mcnemar_exact
@@ -16,6 +17,9 @@ from art_activation_defenses.metrics.masking import masking_gap
 
 __all__ = [
     "ATTACKS",
+    "MASKING_MARGIN",
+    "audit_cell",
+    "masking_row",
     "BUDGETS",
     "COLUMNS",
     "Loss",

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from art_activation_defenses.experiments.demo import DemoConfig, run_demo
-from art_activation_defenses.experiments.report import render_results_markdown, write_tables_csv
-from art_activation_defenses.experiments.runner import ExperimentContext
+from art_activation_defenses._device import Device
+from art_activation_defenses.experiments.protocol import Paper
+from art_activation_defenses.experiments.runner import ExperimentContext, run_paper
 
-__all__ = ["DemoConfig", "run_demo", "reproduce", "REPRODUCTIONS", "available_reproductions"]
+__all__ = ["DemoConfig", "run_demo", "reproduce", "spec", "REPRODUCTIONS", "available_reproductions"]
 
 #: Reproduction name -> (module, one-line description).
 REPRODUCTIONS: dict[str, tuple[str, str]] = {
@@ -48,6 +49,9 @@ def reproduce(
     seed: int = 0,
     verbose: bool = True,
     dataset: str | None = None,
+    device: Device = "auto",
+    workers: int | None = None,
+    ray_address: str | None = None,
 ) -> dict[str, Any]:
     """Run one paper's reproduction; resumable (finished cells are kept in ``out/cells.json``).
 
@@ -62,25 +66,23 @@ def reproduce(
     :param dataset: A variant on another dataset, where the reproduction has one (``"cifar10"`` for
         ``"jumprelu"``); ``None`` runs the paper's main dataset. Default ``out`` then gets the
         dataset as suffix.
+    :param device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    :param workers: Run the cells on a local Ray with this many workers (needs the ``ray`` extra);
+        ``None`` runs them one after another in this process. Results are identical either way.
+    :param ray_address: Run the cells on an existing Ray cluster at this address instead.
     :return: The results dict (as written to ``results.json``).
     """
     if name not in REPRODUCTIONS:
         raise ValueError(f"Unknown reproduction `name={name!r}`; expected one of {sorted(REPRODUCTIONS)}.")
-    module = importlib.import_module(REPRODUCTIONS[name][0])
-    variants = getattr(module, "DATASETS", None)
-    if dataset is not None and (variants is None or dataset not in variants):
-        raise ValueError(
-            f"Reproduction {name!r} has no `dataset={dataset!r}` variant; "
-            + (f"expected one of {sorted(variants)}." if variants else "it runs on its paper's dataset only.")
-        )
+    paper = spec(name)
+    cfg = paper.config(dataset, quick)  # raises for an unknown variant before anything is written
     if out is None:
         out = Path("results") / (name + (f"-{dataset}" if dataset else "") + ("-quick" if quick else ""))
-    table = (
-        variants[dataset]
-        if variants is not None and dataset is not None
-        else getattr(module, "SETTINGS", None)
-    )
-    budgets = table.get(quick) if isinstance(table, dict) else None
+    executor = None
+    if workers is not None or ray_address is not None:
+        from art_activation_defenses.experiments.distributed import RayExecutor
+
+        executor = RayExecutor(workers=workers, address=ray_address)
     ctx = ExperimentContext(
         name,
         Path(out),
@@ -88,18 +90,20 @@ def reproduce(
         quick=quick,
         seed=seed,
         verbose=verbose,
-        settings={"dataset": dataset, "budgets": budgets},  # the cell store is keyed by these too
+        settings={"dataset": dataset, "budgets": cfg},  # the cell store is keyed by these too
+        device=device,
+        executor=executor,
     )
-    results: dict[str, Any] = module.run(ctx) if dataset is None else module.run(ctx, dataset=dataset)
-    results.setdefault("name", name)
-    path = ctx.write(results)
-    import json
+    try:
+        results = run_paper(paper, ctx, dataset)
+    finally:
+        if executor is not None:
+            executor.close()
+    return ctx.write_rendered(results, paper.figures)
 
-    stored = json.loads(path.read_text(encoding="utf-8"))
-    if hasattr(module, "render"):
-        stored["figures"] = module.render(stored, ctx.out)  # PNGs drawn from the stored JSON only
-        ctx.write({k: v for k, v in stored.items() if k not in ("environment", "wall_seconds_this_run")})
-        stored = json.loads(path.read_text(encoding="utf-8"))
-    (ctx.out / "results.md").write_text(render_results_markdown(stored), encoding="utf-8")
-    write_tables_csv(stored, ctx.out)
-    return stored
+
+def spec(name: str) -> Paper:
+    """The :class:`~art_activation_defenses.experiments.protocol.Paper` spec of a reproduction."""
+    if name not in REPRODUCTIONS:
+        raise ValueError(f"Unknown reproduction `name={name!r}`; expected one of {sorted(REPRODUCTIONS)}.")
+    return importlib.import_module(REPRODUCTIONS[name][0]).SPEC  # type: ignore[no-any-return]

@@ -18,6 +18,7 @@ __all__ = [
     "plot_kappa_tradeoff",
     "render_results_markdown",
     "write_tables_csv",
+    "render_claims_markdown",
 ]
 
 
@@ -239,3 +240,25 @@ def save_figure(fig: Any, out: str | os.PathLike[str], name: str, *, dpi: int = 
     fig.savefig(Path(out) / name, dpi=dpi)
     plt.close(fig)
     return name
+
+
+def render_claims_markdown(results: dict[str, Any]) -> str:
+    """The claims ledger of a reproduction: each claim of the paper, its verdict, the tolerance
+    and the numbers it rests on."""
+    claims = results.get("claims") or []
+    counts: dict[str, int] = {}
+    for c in claims:
+        counts[c["verdict"]] = counts.get(c["verdict"], 0) + 1
+    parts = [
+        f"# Claims ledger: {results.get('title', results.get('name', ''))}\n",
+        "> **Quick run**: small data and grids; verdicts here test the mechanism, not the paper.\n"
+        if results.get("quick")
+        else "",
+        "Verdicts: " + ", ".join(f"{v} {n}" for v, n in counts.items()) + "\n" if claims else "No claims.\n",
+        "| claim | verdict | tolerance | evidence | cells |",
+        "|---|---|---|---|---|",
+    ]
+    for c in claims:
+        evidence = ", ".join(f"{k} = {format_value(v)}" for k, v in c["evidence"].items())
+        parts.append(f"| {c['claim']} | **{c['verdict']}** | {c['tolerance']} | {evidence} | {c.get('cells', '')} |")
+    return "\n".join(p for p in parts if p) + "\n"

@@ -15,15 +15,26 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from torch import nn
 from tqdm.auto import tqdm
 
+from art_activation_defenses._device import Device, resolve_device
 from art_activation_defenses.experiments._common import environment, to_jsonable, write_json
+from art_activation_defenses.experiments.protocol import Data, ModelRecipe, Paper, Run, judge_claims, settings_tag
 from art_activation_defenses.training import load_checkpoint, save_checkpoint
 
-__all__ = ["cell_key", "CellStore", "run_grid", "cached_model", "ExperimentContext"]
+__all__ = [
+    "cell_key",
+    "CellStore",
+    "run_grid",
+    "cached_model",
+    "ExperimentContext",
+    "Executor",
+    "SerialExecutor",
+    "run_paper",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +165,7 @@ def run_grid(
     *,
     desc: str = "cells",
     verbose: bool = True,
+    executor: Executor | None = None,
 ) -> list[dict[str, Any]]:
     """Compute every cell missing from ``store``; return all records in ``cells`` order.
 
@@ -162,6 +174,8 @@ def run_grid(
     :param store: Where finished cells live; cells already there are skipped.
     :param desc: Progress-bar label.
     :param verbose: Show a progress bar.
+    :param executor: Runs the missing cells (``None``: one after another in this process). Whatever
+        runs them, the results are stored by this process, each as soon as it arrives.
     """
     cells = [dict(c) for c in cells]
     keys = [cell_key(c) for c in cells]
@@ -172,11 +186,40 @@ def run_grid(
         logger.info(
             "%s: %d of %d cells already done, skipping them", desc, len(cells) - len(todo), len(cells)
         )
-    for cell in tqdm(todo, desc=desc, disable=not verbose):
-        start = time.perf_counter()
-        result = compute(cell)
-        store.put(cell, result, time.perf_counter() - start)
+    with tqdm(total=len(todo), desc=desc, disable=not verbose) as bar:
+
+        def done(cell: Mapping[str, Any], result: Mapping[str, Any], seconds: float) -> None:
+            store.put(cell, result, seconds)
+            bar.update(1)
+
+        (executor or SerialExecutor()).map(todo, compute, done)
     return [store.get(c) for c in cells]
+
+
+class Executor(Protocol):
+    """Runs cells: calls ``done(cell, result, seconds)`` in the calling process for each finished one."""
+
+    def map(
+        self,
+        cells: list[dict[str, Any]],
+        compute: Callable[[Mapping[str, Any]], Mapping[str, Any]],
+        done: Callable[[Mapping[str, Any], Mapping[str, Any], float], None],
+    ) -> None: ...
+
+
+class SerialExecutor:
+    """One cell after another, in this process (the default)."""
+
+    def map(
+        self,
+        cells: list[dict[str, Any]],
+        compute: Callable[[Mapping[str, Any]], Mapping[str, Any]],
+        done: Callable[[Mapping[str, Any], Mapping[str, Any], float], None],
+    ) -> None:
+        for cell in cells:
+            start = time.perf_counter()
+            result = compute(cell)
+            done(cell, result, time.perf_counter() - start)
 
 
 def cached_model(
@@ -236,6 +279,9 @@ class ExperimentContext:
     :param verbose: Progress bars.
     :param settings: Further settings the cells depend on (dataset, budgets); with name, quick,
         seed and the package/torch/ART versions they key the cell store (see :class:`CellStore`).
+    :param device: Where models and classifiers live (``auto``: CUDA when available). Not part of
+        the store's key: the same seeds give the same numbers up to floating-point reordering.
+    :param executor: Runs the cells of :meth:`grid` (default: serially, in this process).
     """
 
     def __init__(
@@ -248,7 +294,11 @@ class ExperimentContext:
         seed: int = 0,
         verbose: bool = True,
         settings: Mapping[str, Any] | None = None,
+        device: Device = "auto",
+        executor: Executor | None = None,
     ) -> None:
+        self.device = resolve_device(device)
+        self.executor = executor
         self.name, self.out, self.data_dir = name, Path(out), data_dir
         self.quick, self.seed, self.verbose = quick, int(seed), verbose
         self.out.mkdir(parents=True, exist_ok=True)
@@ -281,7 +331,9 @@ class ExperimentContext:
         desc: str,
     ) -> list[dict[str, Any]]:
         """:func:`run_grid` on this context's store."""
-        records = run_grid(cells, compute, self.store, desc=f"{self.name}: {desc}", verbose=self.verbose)
+        records = run_grid(
+            cells, compute, self.store, desc=f"{self.name}: {desc}", verbose=self.verbose, executor=self.executor
+        )
         self.cell_seconds += sum(float(r.get("seconds", 0.0)) for r in records)
         return records
 
@@ -289,15 +341,110 @@ class ExperimentContext:
         """Seconds since the context was created (this process)."""
         return time.perf_counter() - self.started
 
-    def write(self, results: dict[str, Any]) -> Path:
-        """Write ``results.json`` (adding seed, environment, this run's wall time and the compute
-        time of every cell in the results, summed over the runs that computed them)."""
-        results = {
+    def finalise(self, results: dict[str, Any]) -> dict[str, Any]:
+        """``results`` in plain JSON types with seed, quick flag, environment, device, this run's wall
+        time and the compute time of every cell in it (summed over the runs that computed them)."""
+        final = {
             **results,
             "seed": self.seed,
             "quick": self.quick,
-            "environment": environment(),
+            "environment": {**environment(), "device": str(self.device)},
             "wall_seconds_this_run": self.elapsed(),
             "cell_seconds_all_runs": round(self.cell_seconds, 1),
         }
-        return write_json(results, self.out / "results.json")
+        return json.loads(json.dumps(to_jsonable(final)))  # type: ignore[no-any-return]
+
+    def write(self, results: dict[str, Any]) -> Path:
+        """Write ``results.json`` (:meth:`finalise`-d)."""
+        return write_json(self.finalise(results), self.out / "results.json")
+
+    def write_rendered(
+        self,
+        results: dict[str, Any],
+        figures: Callable[[dict[str, Any], Path], list[Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Render ``results`` once and write everything: the plain (JSON) form of the results gets
+        its figures drawn from it, then ``results.json``, ``results.md`` and one CSV per table.
+        Returns the results as written."""
+        from art_activation_defenses.experiments.report import render_results_markdown, write_tables_csv
+
+        stored = self.finalise(results)
+        if figures is not None:
+            stored["figures"] = figures(stored, self.out)  # PNGs drawn from the JSON form only
+        write_json(stored, self.out / "results.json")
+        (self.out / "results.md").write_text(render_results_markdown(stored), encoding="utf-8")
+        write_tables_csv(stored, self.out)
+        if stored.get("claims") is not None:
+            from art_activation_defenses.experiments.report import render_claims_markdown
+
+            (self.out / "claims.md").write_text(render_claims_markdown(stored), encoding="utf-8")
+            write_json({"name": stored.get("name"), "claims": stored["claims"]}, self.out / "claims.json")
+        return stored
+
+
+def default_data(run: Run) -> Data:
+    """The data of most specs: ``cfg["dataset"]`` (digits needs no files), the first ``n_val`` of the
+    first ``n_train`` training images held out for validation, the first ``n_eval`` test images to attack."""
+    from art_activation_defenses.data import dataset_info, load_dataset
+
+    cfg = run.cfg
+    name = cfg["dataset"]
+    data_dir = None if name == "digits" else run.ctx.data_dir
+    x_all, y_all = load_dataset(name, data_dir, "train", limit=cfg.get("n_train"))
+    n_val = int(cfg.get("n_val") or 0)
+    x_test, y_test = load_dataset(name, data_dir, "test")
+    n_eval = cfg.get("n_eval")
+    return Data(
+        info=dataset_info(name),
+        x_train=x_all[n_val:],
+        y_train=y_all[n_val:],
+        x_val=x_all[:n_val],
+        y_val=y_all[:n_val],
+        x_test=x_test,
+        y_test=y_test,
+        x=x_test[:n_eval],
+        y=y_test[:n_eval],
+    )
+
+
+def train_models(run: Run, recipes: Mapping[str, ModelRecipe]) -> None:
+    """Train (or load from the checkpoint cache) every recipe, in order, onto ``run.device``."""
+    for name, recipe in recipes.items():
+        path = run.ctx.model_path(f"{recipe.tag}-{settings_tag(recipe.settings)}")
+        model, meta = cached_model(
+            path,
+            lambda r=recipe: r.build(run),  # type: ignore[misc]
+            lambda m, r=recipe: r.train(run, m),  # type: ignore[misc]
+            settings=recipe.settings,
+        )
+        run.models[name] = model.to(run.device)
+        run.model_info[name] = meta
+
+
+def run_paper(paper: Paper, ctx: ExperimentContext, dataset: str | None = None) -> dict[str, Any]:
+    """Execute ``paper``'s spec in ``ctx``: data, models, every step's cells (resumable), then the
+    results dict (``name``, ``title``, ``summary``, ``tables``, ``notes`` as a list, and the data)."""
+    run = Run(ctx=ctx, cfg=paper.config(dataset, ctx.quick), dataset=dataset)
+    run.data = (paper.data or default_data)(run)
+    if paper.models is not None:
+        train_models(run, paper.models(run))
+    if paper.prepare is not None:
+        paper.prepare(run)
+    for step in paper.steps:
+        run.records[step.name] = ctx.grid(
+            step.cells(run),
+            lambda cell, s=step: s.compute(run, cell),  # type: ignore[misc]
+            step.label,
+        )
+    data = paper.assemble(run)
+    results = {
+        "name": paper.name,
+        "title": paper.title(run),
+        "summary": paper.summary(data),
+        "tables": paper.tables(data),
+        "notes": list(paper.notes(data)),
+        **data,
+    }
+    if paper.claims is not None:
+        results["claims"] = judge_claims(paper.claims(data), data)
+    return results
