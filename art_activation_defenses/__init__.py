@@ -30,7 +30,7 @@ _LAZY = {
     "load_dataset": "art_activation_defenses.data",
     "build_model": "art_activation_defenses.models",
     "audit": "art_activation_defenses.evaluation",
-    "tune_kappa": "art_activation_defenses.defences",
+    "tune_kappa": "art_activation_defenses.evaluation",
     "GaussianAugmentationTrainer": "art_activation_defenses.defences",
     "VirtualAdversarialTrainer": "art_activation_defenses.defences",
     "LIDDetector": "art_activation_defenses.detectors",

@@ -8,14 +8,14 @@ and :func:`place_classifier` bridge our spelling to theirs, so ``cuda:1`` means 
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any
 
 import torch
 
 __all__ = ["Device", "resolve_device", "art_device_type", "place_classifier", "device_of"]
 
 #: What every ``device=`` parameter accepts.
-Device = Union[str, torch.device, None]
+Device = str | torch.device | None
 
 
 def resolve_device(device: Device = "auto") -> torch.device:
@@ -72,8 +72,8 @@ def place_classifier(classifier: Any, device: Device = "auto") -> Any:
 
 def device_of(module: torch.nn.Module) -> torch.device:
     """The device of ``module``'s first parameter or buffer (CPU for a parameter-free module)."""
-    for tensor in module.parameters():
-        return tensor.device
-    for tensor in module.buffers():
-        return tensor.device
+    for param in module.parameters():
+        return param.device
+    for buffer in module.buffers():
+        return buffer.device
     return torch.device("cpu")

@@ -23,12 +23,14 @@ from torch import nn
 
 __all__ = [
     "check_array",
+    "check_bool",
     "check_choice",
     "check_clip_values",
     "check_in_clip",
     "check_input",
     "check_labels",
     "check_model_dtype",
+    "check_norm",
     "check_same_scale",
     "check_samples",
     "check_scalar",
@@ -93,6 +95,16 @@ def check_scalar(
     return out
 
 
+def check_bool(value: Any, name: str) -> bool:
+    """Check a flag: a Python or numpy bool (``0``/``1`` and strings are refused).
+
+    :raises ValueError: ```name` == 1, must be a bool.``
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"`{name}` == {value!r}, must be a bool.")
+    return bool(value)
+
+
 def check_choice(value: Any, name: str, choices: Iterable[Any]) -> Any:
     """Check that ``value`` is one of ``choices`` (compared with ``==``, type-strict for strings).
 
@@ -107,6 +119,30 @@ def check_choice(value: Any, name: str, choices: Iterable[Any]) -> Any:
         ok = False
     if not ok:
         raise ValueError(f"`{name}` == {value!r}, must be one of {options}.")
+    return value
+
+
+_NORM_ALIASES = {"1": 1.0, "2": 2.0, "inf": math.inf, "linf": math.inf, "l1": 1.0, "l2": 2.0}
+
+
+def check_norm(norm: Any, name: str = "norm", allowed: Sequence[float] = (1.0, 2.0, math.inf)) -> float:
+    """Check a p-norm given as ``1``, ``2``, ``np.inf`` or a string (``"inf"``, ``"2"``, ``"l2"``...).
+
+    >>> check_norm("inf", allowed=(2.0, math.inf))
+    inf
+
+    :param allowed: The accepted norms.
+    :return: The norm as ``float`` (``math.inf`` for L∞).
+    :raises ValueError: ```norm` == 3, must be one of 1, 2, inf.``
+    """
+    value = math.nan
+    if isinstance(norm, str):
+        value = _NORM_ALIASES.get(norm.strip().lower(), math.nan)
+    elif isinstance(norm, (numbers.Real, np.integer, np.floating)) and not isinstance(norm, (bool, np.bool_)):
+        value = float(norm)
+    if value not in allowed:
+        spelled = ", ".join("inf" if math.isinf(a) else f"{a:g}" for a in allowed)
+        raise ValueError(f"`{name}` == {norm!r}, must be one of {spelled}.")
     return value
 
 

@@ -17,9 +17,8 @@ from torch import nn
 
 from art_activation_defenses.activations import BoundedReLU
 from art_activation_defenses.cli import main
-from art_activation_defenses.defences import plot_tradeoff, tune_kappa
-from art_activation_defenses.defences.tuning import masking_flags
 from art_activation_defenses.estimators import RetrofitClassifier
+from art_activation_defenses.evaluation import masking_flags, plot_tradeoff, tune_kappa
 from art_activation_defenses.experiments.commands import checkpoint_settings, load_model
 from art_activation_defenses.training import evaluate, save_checkpoint
 

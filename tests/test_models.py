@@ -26,6 +26,7 @@ SITES = {
     "mobilenet-v2-cifar": 35,  # stem + 17 blocks x 2 (first block has no expansion: 1) + last conv
     "mlp": 2,
     "srelu-mnist-cnn": 3,
+    "srelu-paper-mnist-cnn": 3,
     "srelu-cifar-cnn": 5,
     "brelu-cnn": 6,
     "brelu-resnet": 7,  # stem + 3 blocks x 2

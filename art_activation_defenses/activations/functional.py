@@ -7,25 +7,73 @@ Every function returns a new tensor and leaves ``x`` untouched. With the neutral
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
-__all__ = ["jump_relu", "randomized_jump_relu", "bounded_relu", "capped_relu", "sloped_relu", "draw_kappa"]
+from art_activation_defenses import _validation
+
+__all__ = [
+    "PARAM_RANGES",
+    "bounded_relu",
+    "capped_relu",
+    "check_param",
+    "draw_kappa",
+    "jump_relu",
+    "randomized_jump_relu",
+    "sloped_relu",
+]
+
+#: ``check_scalar`` keywords of every activation parameter: the one place their ranges are written.
+PARAM_RANGES: dict[str, dict[str, Any]] = {
+    "kappa": {"min_val": 0.0},
+    "low": {"min_val": 0.0, "max_val": 1.0},
+    "t": {"min_val": 0.0, "include_boundaries": "right", "allow_inf": True},
+    "beta": {"min_val": 0.0, "include_boundaries": "right", "allow_inf": True},
+    "alpha": {"min_val": 0.0, "include_boundaries": "right"},
+}
 
 
-def _check_real(name: str, value: float, *, minimum: float, strict: bool, allow_inf: bool = False) -> float:
-    if isinstance(value, bool):
-        raise ValueError(f"`{name}` must be a real number, got {value!r}.")
-    try:
-        value = float(value)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"`{name}` must be a real number, got {value!r}.") from err
-    if math.isnan(value) or (math.isinf(value) and not allow_inf):
-        raise ValueError(f"`{name}` must be finite, got {value!r}.")
-    if value < minimum or (strict and value == minimum):
-        relation = ">" if strict else ">="
-        raise ValueError(f"`{name}` must be {relation} {minimum:g}, got {value!r}.")
-    return value
+def check_param(name: str, value: Any) -> float:
+    """Check an activation parameter (``kappa``, ``low``, ``t``, ``beta``, ``alpha``) against
+    :data:`PARAM_RANGES` with :func:`~art_activation_defenses._validation.check_scalar`.
+
+    :param name: The parameter's name.
+    :param value: Its value.
+    :return: The value as ``float``.
+    :raises ValueError: ```kappa` == -0.1, must be >= 0.``
+    """
+    return float(_validation.check_scalar(value, name, **PARAM_RANGES[name]))
+
+
+# The unchecked fast paths below are what the modules' forward passes run: their parameters
+# were checked once, when set.
+def _jump_relu(x: torch.Tensor, kappa: float) -> torch.Tensor:
+    if kappa == 0.0:
+        return torch.relu(x)  # bit for bit, NaN kept
+    # NaN stays NaN, as in torch.relu
+    keep = (x > kappa) | torch.isnan(x)
+    return torch.where(keep, x, torch.zeros((), dtype=x.dtype, device=x.device))
+
+
+def _draw_kappa(kappa: float, low: float, generator: torch.Generator | None) -> float:
+    if generator is None:
+        generator = torch.Generator()
+        generator.seed()
+    u = float(torch.rand((), generator=generator).item())
+    return kappa * (low + (1.0 - low) * u)
+
+
+def _bounded_relu(x: torch.Tensor, t: float) -> torch.Tensor:
+    if math.isinf(t):
+        return torch.relu(x)
+    return torch.clamp(x, min=0.0, max=t)
+
+
+def _sloped_relu(x: torch.Tensor, alpha: float) -> torch.Tensor:
+    if alpha == 1.0:
+        return torch.relu(x)
+    return torch.relu(x) * alpha
 
 
 def jump_relu(x: torch.Tensor, kappa: float) -> torch.Tensor:
@@ -37,12 +85,7 @@ def jump_relu(x: torch.Tensor, kappa: float) -> torch.Tensor:
     :param x: Input tensor.
     :param kappa: Jump threshold, ``kappa >= 0``; ``kappa=0`` is exactly ReLU.
     """
-    kappa = _check_real("kappa", kappa, minimum=0.0, strict=False)
-    if kappa == 0.0:
-        return torch.relu(x)  # bit for bit, NaN kept
-    # NaN stays NaN, as in torch.relu
-    keep = (x > kappa) | torch.isnan(x)
-    return torch.where(keep, x, torch.zeros((), dtype=x.dtype, device=x.device))
+    return _jump_relu(x, check_param("kappa", kappa))
 
 
 def draw_kappa(kappa: float, low: float = 0.6, generator: torch.Generator | None = None) -> float:
@@ -53,15 +96,7 @@ def draw_kappa(kappa: float, low: float = 0.6, generator: torch.Generator | None
     :param generator: Optional CPU ``torch.Generator`` that makes the draw reproducible; without
         one the draw uses fresh operating-system entropy (torch's global RNG is left alone).
     """
-    kappa = _check_real("kappa", kappa, minimum=0.0, strict=False)
-    low = _check_real("low", low, minimum=0.0, strict=False)
-    if low > 1.0:
-        raise ValueError(f"`low` must lie in [0, 1], got {low!r}.")
-    if generator is None:
-        generator = torch.Generator()
-        generator.seed()
-    u = float(torch.rand((), generator=generator).item())
-    return kappa * (low + (1.0 - low) * u)
+    return _draw_kappa(check_param("kappa", kappa), check_param("low", low), generator)
 
 
 def randomized_jump_relu(
@@ -74,7 +109,7 @@ def randomized_jump_relu(
     :param low: Lower end as a fraction of ``kappa`` (the paper uses 0.6).
     :param generator: Optional CPU ``torch.Generator`` for reproducible draws.
     """
-    return jump_relu(x, draw_kappa(kappa, low, generator))
+    return _jump_relu(x, draw_kappa(kappa, low, generator))
 
 
 def bounded_relu(x: torch.Tensor, t: float) -> torch.Tensor:
@@ -83,10 +118,7 @@ def bounded_relu(x: torch.Tensor, t: float) -> torch.Tensor:
     :param x: Input tensor.
     :param t: Upper bound, ``t > 0``; ``t=inf`` is exactly ReLU.
     """
-    t = _check_real("t", t, minimum=0.0, strict=True, allow_inf=True)
-    if math.isinf(t):
-        return torch.relu(x)
-    return torch.clamp(x, min=0.0, max=t)
+    return _bounded_relu(x, check_param("t", t))
 
 
 def capped_relu(x: torch.Tensor, beta: float) -> torch.Tensor:
@@ -96,8 +128,7 @@ def capped_relu(x: torch.Tensor, beta: float) -> torch.Tensor:
     :param x: Input tensor.
     :param beta: Cap, ``beta > 0``.
     """
-    beta = _check_real("beta", beta, minimum=0.0, strict=True, allow_inf=True)
-    return bounded_relu(x, beta)
+    return _bounded_relu(x, check_param("beta", beta))
 
 
 def sloped_relu(x: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -106,7 +137,4 @@ def sloped_relu(x: torch.Tensor, alpha: float) -> torch.Tensor:
     :param x: Input tensor.
     :param alpha: Slope, ``alpha > 0``; ``alpha=1`` is exactly ReLU.
     """
-    alpha = _check_real("alpha", alpha, minimum=0.0, strict=True)
-    if alpha == 1.0:
-        return torch.relu(x)
-    return torch.relu(x) * alpha
+    return _sloped_relu(x, check_param("alpha", alpha))

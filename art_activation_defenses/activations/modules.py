@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Literal
 import torch
 from torch import nn
 
+from art_activation_defenses import _validation
 from art_activation_defenses.activations import functional as F
 
 __all__ = [
@@ -70,13 +71,13 @@ class RetrofitActivation(nn.Module):
         self._params: dict[str, float] = {}
         self._grad_params: dict[str, float] = {}
         self.grad_mode = grad_mode
-        if original not in _ORIGINALS:
-            raise ValueError(f"`original` must be one of {_ORIGINALS}, got {original!r}.")
-        self.original = original
+        self.original = _validation.check_choice(original, "original", _ORIGINALS)
 
     # -- parameters --------------------------------------------------------------------
     def _validate(self, name: str, value: float) -> float:
-        raise NotImplementedError
+        """Check one parameter (:func:`~art_activation_defenses.activations.functional.check_param`);
+        the only place a parameter is checked: forward passes use the checked values as they are."""
+        return F.check_param(name, value)
 
     def set_params(self, **params: float) -> None:
         """Set activation parameters (validated) without rebuilding the model."""
@@ -113,9 +114,7 @@ class RetrofitActivation(nn.Module):
 
     @grad_mode.setter
     def grad_mode(self, value: GradMode) -> None:
-        if value not in _GRAD_MODES:
-            raise ValueError(f"`grad_mode` must be one of {_GRAD_MODES}, got {value!r}.")
-        self._grad_mode: GradMode = value
+        self._grad_mode: GradMode = _validation.check_choice(value, "grad_mode", _GRAD_MODES)
 
     @property
     def grad_params(self) -> dict[str, float]:
@@ -177,11 +176,8 @@ class JumpReLU(RetrofitActivation):
         super().__init__(grad_mode=grad_mode, original=original)
         self.set_params(kappa=kappa)
 
-    def _validate(self, name: str, value: float) -> float:
-        return F._check_real(name, value, minimum=0.0, strict=False)
-
     def _activate(self, x: torch.Tensor, **params: float) -> torch.Tensor:
-        return F.jump_relu(x, params["kappa"])
+        return F._jump_relu(x, params["kappa"])
 
 
 class RandomizedJumpReLU(JumpReLU):
@@ -219,16 +215,10 @@ class RandomizedJumpReLU(JumpReLU):
         self.generator = generator
         self.last_kappa: float | None = None
 
-    def _validate(self, name: str, value: float) -> float:
-        value = F._check_real(name, value, minimum=0.0, strict=False)
-        if name == "low" and value > 1.0:
-            raise ValueError(f"`low` must lie in [0, 1], got {value!r}.")
-        return value
-
     def _activate(self, x: torch.Tensor, **params: float) -> torch.Tensor:
-        kappa = F.draw_kappa(params["kappa"], params["low"], self.generator)
+        kappa = F._draw_kappa(params["kappa"], params["low"], self.generator)
         self.last_kappa = kappa
-        return F.jump_relu(x, kappa)
+        return F._jump_relu(x, kappa)
 
 
 class BoundedReLU(RetrofitActivation):
@@ -247,11 +237,8 @@ class BoundedReLU(RetrofitActivation):
         super().__init__(grad_mode=grad_mode, original=original)
         self.set_params(**{self.param_names[0]: t})
 
-    def _validate(self, name: str, value: float) -> float:
-        return F._check_real(name, value, minimum=0.0, strict=True, allow_inf=True)
-
     def _activate(self, x: torch.Tensor, **params: float) -> torch.Tensor:
-        return F.bounded_relu(x, params[self.param_names[0]])
+        return F._bounded_relu(x, params[self.param_names[0]])
 
 
 class CappedReLU(BoundedReLU):
@@ -291,8 +278,5 @@ class SlopedReLU(RetrofitActivation):
         super().__init__(grad_mode=grad_mode, original=original)
         self.set_params(alpha=alpha)
 
-    def _validate(self, name: str, value: float) -> float:
-        return F._check_real(name, value, minimum=0.0, strict=True)
-
     def _activate(self, x: torch.Tensor, **params: float) -> torch.Tensor:
-        return F.sloped_relu(x, params["alpha"])
+        return F._sloped_relu(x, params["alpha"])

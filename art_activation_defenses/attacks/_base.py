@@ -18,20 +18,18 @@ import torch
 from art.attacks.attack import EvasionAttack
 from tqdm.auto import tqdm
 
+from art_activation_defenses._validation import check_bool, check_norm, check_scalar
 from art_activation_defenses.attacks._boundary import reached, shrink_to_boundary, top_candidates
 from art_activation_defenses.attacks._torch import (
+    NORMS,
     TORCH_CLASSIFIER_REQUIREMENTS,
     Geometry,
     TorchView,
     batches,
-    check_bool,
-    check_float,
     check_inputs,
     check_labels,
-    check_positive_int,
     geometry,
     nb_batches,
-    parse_norm,
 )
 
 
@@ -47,9 +45,9 @@ class TorchAttack(EvasionAttack):
 
     def _check_batching(self) -> None:
         """Check ``batch_size``, ``targeted`` and ``verbose``."""
-        check_positive_int("batch_size", self.batch_size)
-        check_bool("targeted", self.targeted)
-        check_bool("verbose", self.verbose)
+        check_scalar(self.batch_size, "batch_size", "int", min_val=1)
+        check_bool(self.targeted, "targeted")
+        check_bool(self.verbose, "verbose")
 
     def _prepare(
         self, x: np.ndarray, y: np.ndarray | None, kwargs: dict[str, Any], *, use_labels: bool = True
@@ -99,12 +97,12 @@ class MinimalPerturbationAttack(TorchAttack):
 
     def _check_shared(self) -> None:
         """Checks of the parameters DeepFool and the trust-region attack share."""
-        parse_norm(self.norm)
-        check_positive_int("nb_candidates", self.nb_candidates, minimum=2)
-        check_float("overshoot", self.overshoot, strict=False)
-        check_positive_int("refine_steps", self.refine_steps, minimum=0)
-        check_positive_int("projection_steps", self.projection_steps, minimum=0)
-        check_bool("surrogate_search", self.surrogate_search)
+        check_norm(self.norm, "norm", NORMS)
+        check_scalar(self.nb_candidates, "nb_candidates", "int", min_val=2)
+        check_scalar(self.overshoot, "overshoot", min_val=0)
+        check_scalar(self.refine_steps, "refine_steps", "int", min_val=0)
+        check_scalar(self.projection_steps, "projection_steps", "int", min_val=0)
+        check_bool(self.surrogate_search, "surrogate_search")
         self._check_batching()
 
     def _reference(
@@ -168,7 +166,7 @@ class MinimalPerturbationAttack(TorchAttack):
         :return: Adversarial examples, float32, shape of ``x``.
         """
         view, labels = self._prepare(x, y, kwargs)
-        geo = geometry(parse_norm(self.norm))
+        geo = geometry(check_norm(self.norm, "norm", NORMS))
         nb_classes = int(self.estimator.nb_classes)
         out = np.empty(x.shape, dtype=np.float32)
         self.iterations_ = np.zeros(x.shape[0], dtype=np.int64)

@@ -33,6 +33,10 @@ from art.estimators.classification.classifier import ClassifierMixin
 from art.estimators.estimator import BaseEstimator, LossGradientsMixin
 from art.estimators.pytorch import PyTorchEstimator
 
+from art_activation_defenses import _validation
+from art_activation_defenses._device import device_of
+from art_activation_defenses._validation import check_array, check_in_clip
+
 #: The ART estimator requirements shared by all attacks of this package.
 TORCH_CLASSIFIER_REQUIREMENTS: tuple[Any, ...] = (
     BaseEstimator,
@@ -103,20 +107,8 @@ class LinfGeometry(Geometry):
         return delta.clamp(-eps, eps)
 
 
-def parse_norm(norm: Any, allowed: tuple[float, ...] = (2.0, math.inf)) -> float:
-    """Return ``norm`` as a float (``2.0`` or ``inf``); ``ValueError`` naming it otherwise."""
-    value: float
-    if isinstance(norm, str):
-        if norm.lower() not in ("inf", "2"):
-            raise ValueError(f"norm must be one of {allowed} (or 'inf'), got {norm!r}.")
-        value = math.inf if norm.lower() == "inf" else 2.0
-    elif isinstance(norm, (int, float, np.integer, np.floating)) and not isinstance(norm, bool):
-        value = float(norm)
-    else:
-        raise ValueError(f"norm must be one of {allowed} (or 'inf'), got {norm!r}.")
-    if value not in allowed:
-        raise ValueError(f"norm must be one of {allowed} (or 'inf'), got {norm!r}.")
-    return value
+#: The norms of the attacks (``check_norm(norm, "norm", NORMS)``).
+NORMS: tuple[float, ...] = (2.0, math.inf)
 
 
 def geometry(norm: float) -> Geometry:
@@ -124,65 +116,19 @@ def geometry(norm: float) -> Geometry:
     return LinfGeometry() if math.isinf(norm) else L2Geometry()
 
 
-# ------------------------------------------------------------------------ parameter checks
-def check_positive_int(name: str, value: Any, *, minimum: int = 1) -> None:
-    """Raise ``ValueError`` unless ``value`` is an int ≥ ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-
-
-def check_float(name: str, value: Any, *, low: float = 0.0, strict: bool = True) -> None:
-    """Raise ``ValueError`` unless ``value`` is a finite real number ``> low`` (``>= low``)."""
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    ok = ok and math.isfinite(float(value)) and (value > low if strict else value >= low)
-    if not ok:
-        relation = ">" if strict else ">="
-        raise ValueError(f"{name} must be a finite number {relation} {low}, got {value!r}.")
-
-
-def check_bool(name: str, value: Any) -> None:
-    """Raise ``ValueError`` unless ``value`` is a bool."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be a bool, got {value!r}.")
-
-
 # --------------------------------------------------------------------------- data checks
 def check_inputs(x: np.ndarray, estimator: Any) -> None:
-    """Validate an input batch: float array, non-empty, finite, right shape, inside clip_values."""
-    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
-        raise ValueError(f"x must be a floating-point numpy array, got {getattr(x, 'dtype', type(x))}.")
-    if x.ndim < 2 or x.shape[0] == 0:
-        raise ValueError(f"x must be a non-empty batch of shape (n, ...), got shape {x.shape}.")
-    shape = getattr(estimator, "input_shape", None)
-    if shape is not None and tuple(x.shape[1:]) != tuple(shape):
-        raise ValueError(f"x must have shape (n, {', '.join(map(str, shape))}), got {x.shape}.")
-    if not np.all(np.isfinite(x)):
-        raise ValueError("x contains NaN or infinite values.")
-    clip = getattr(estimator, "clip_values", None)
-    if clip is not None:
-        lo, hi = float(np.min(clip[0])), float(np.max(clip[1]))
-        if x.min() < lo - 1e-6 or x.max() > hi + 1e-6:
-            raise ValueError(f"x must lie inside clip_values [{lo}, {hi}], got range [{x.min()}, {x.max()}].")
+    """Validate an input batch (:func:`~art_activation_defenses._validation.check_array`: float,
+    non-empty, finite, the estimator's sample shape) inside the estimator's ``clip_values``."""
+    check_array(x, "x", ndim_min=2, input_shape=getattr(estimator, "input_shape", None))
+    check_in_clip(x, "x", getattr(estimator, "clip_values", None), tolerance=1e-6)
 
 
 def check_labels(y: np.ndarray | None, n: int, nb_classes: int) -> np.ndarray | None:
     """Return ``y`` (indices or one-hot) as int64 class indices, validated; ``None`` stays."""
     if y is None:
         return None
-    y = np.asarray(y)
-    if y.dtype.kind == "f" and not np.isfinite(y).all():
-        raise ValueError("`y` contains NaN or infinite values.")
-    if y.ndim == 2 and y.shape[1] == nb_classes:
-        y = np.argmax(y, axis=1)
-    if y.ndim != 1 or y.shape[0] != n:
-        raise ValueError(f"y must have shape ({n},) or ({n}, {nb_classes}), got {y.shape}.")
-    if not np.issubdtype(y.dtype, np.integer):
-        if not np.all(np.equal(np.mod(y, 1), 0)):
-            raise ValueError("y must hold integer class indices or one-hot rows.")
-    y = y.astype(np.int64)
-    if y.min() < 0 or y.max() >= nb_classes:
-        raise ValueError(f"y must hold class indices in [0, {nb_classes}), got [{y.min()}, {y.max()}].")
-    return y
+    return _validation.check_labels(y, "y", n, nb_classes)
 
 
 def batches(n: int, batch_size: int) -> Iterator[slice]:
@@ -244,7 +190,8 @@ class TorchView:
             )
         self.estimator = estimator
         self.model: torch.nn.Module = estimator.model
-        self.device: torch.device = getattr(estimator, "device", torch.device("cpu"))
+        device = getattr(estimator, "device", None)
+        self.device: torch.device = device if isinstance(device, torch.device) else device_of(self.model)
         eot = getattr(estimator, "eot_samples", 1)
         self.eot_samples = int(eot) if isinstance(eot, (int, np.integer)) and eot > 1 else 1
         clip = estimator.clip_values

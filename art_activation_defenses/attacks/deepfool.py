@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from art_activation_defenses._validation import check_scalar
 from art_activation_defenses.attacks._base import MinimalPerturbationAttack
 from art_activation_defenses.attacks._boundary import (
     boundary_distances,
@@ -17,7 +18,6 @@ from art_activation_defenses.attacks._boundary import (
 from art_activation_defenses.attacks._torch import (
     Geometry,
     TorchView,
-    check_positive_int,
     flat,
 )
 
@@ -126,7 +126,7 @@ class DeepFool(MinimalPerturbationAttack):
 
     def _check_params(self) -> None:
         super()._check_params()
-        check_positive_int("max_iter", self.max_iter, minimum=0)
+        check_scalar(self.max_iter, "max_iter", "int", min_val=0)
         self._check_shared()
 
     def _attack_batch(

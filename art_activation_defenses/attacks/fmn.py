@@ -9,17 +9,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from art_activation_defenses._validation import check_norm, check_scalar
 from art_activation_defenses.attacks._base import TorchAttack
 from art_activation_defenses.attacks._boundary import reached
 from art_activation_defenses.attacks._torch import (
+    NORMS,
     Geometry,
     TorchView,
-    check_float,
-    check_positive_int,
     flat,
     geometry,
     margin,
-    parse_norm,
 )
 
 
@@ -154,17 +153,13 @@ class FMN(TorchAttack):
 
     def _check_params(self) -> None:
         super()._check_params()
-        parse_norm(self.norm)
-        check_positive_int("steps", self.steps)
-        check_float("alpha_init", self.alpha_init)
+        check_norm(self.norm, "norm", NORMS)
+        check_scalar(self.steps, "steps", "int", min_val=1)
+        check_scalar(self.alpha_init, "alpha_init", min_val=0, include_boundaries="right")
         if self.alpha_final is not None:
-            check_float("alpha_final", self.alpha_final)
-        check_float("gamma_init", self.gamma_init)
-        if self.gamma_init >= 1:
-            raise ValueError(f"gamma_init must be < 1, got {self.gamma_init!r}.")
-        check_float("gamma_final", self.gamma_final, strict=False)
-        if self.gamma_final >= 1:
-            raise ValueError(f"gamma_final must be < 1, got {self.gamma_final!r}.")
+            check_scalar(self.alpha_final, "alpha_final", min_val=0, include_boundaries="right")
+        check_scalar(self.gamma_init, "gamma_init", min_val=0, max_val=1, include_boundaries="neither")
+        check_scalar(self.gamma_final, "gamma_final", min_val=0, max_val=1, include_boundaries="left")
         if isinstance(self.init, str):
             if self.init != "clean":
                 raise ValueError(f"init must be 'clean' or an array of starting points, got {self.init!r}.")
@@ -172,9 +167,9 @@ class FMN(TorchAttack):
             raise ValueError(
                 f"init must be 'clean' or a floating-point array of starting points, got {type(self.init)}."
             )
-        check_positive_int("binary_search_steps", self.binary_search_steps, minimum=0)
+        check_scalar(self.binary_search_steps, "binary_search_steps", "int", min_val=0)
         if self.seed is not None:
-            check_positive_int("seed", self.seed, minimum=0)
+            check_scalar(self.seed, "seed", "int", min_val=0)
         self._check_batching()
 
     def _starts(self, x: np.ndarray) -> np.ndarray | None:
@@ -198,7 +193,7 @@ class FMN(TorchAttack):
         """
         view, labels = self._prepare(x, y, kwargs)
         starts = self._starts(x)
-        geo = geometry(parse_norm(self.norm))
+        geo = geometry(check_norm(self.norm, "norm", NORMS))
         seed = self.seed if self.seed is not None else int(np.random.default_rng().integers(2**62))
         gen = torch.Generator(device=view.device)
         gen.manual_seed(seed)

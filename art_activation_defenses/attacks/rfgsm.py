@@ -7,8 +7,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from art_activation_defenses._validation import check_scalar
 from art_activation_defenses.attacks._base import TorchAttack
-from art_activation_defenses.attacks._torch import check_float, check_positive_int, cross_entropy_to
+from art_activation_defenses.attacks._torch import cross_entropy_to
 
 
 class RFGSM(TorchAttack):
@@ -63,13 +64,13 @@ class RFGSM(TorchAttack):
 
     def _check_params(self) -> None:
         super()._check_params()
-        check_float("eps", self.eps)
+        check_scalar(self.eps, "eps", min_val=0, include_boundaries="right")
         if self.alpha is not None:
-            check_float("alpha", self.alpha, strict=False)
+            check_scalar(self.alpha, "alpha", min_val=0)
             if self.alpha >= self.eps:
-                raise ValueError(f"alpha must be smaller than eps ({self.eps}), got {self.alpha!r}.")
+                raise ValueError(f"`alpha` == {self.alpha!r}, must be < eps == {self.eps!r}.")
         if self.seed is not None:
-            check_positive_int("seed", self.seed, minimum=0)
+            check_scalar(self.seed, "seed", "int", min_val=0)
         self._check_batching()
 
     def generate(self, x: np.ndarray, y: np.ndarray | None = None, **kwargs: Any) -> np.ndarray:
@@ -145,10 +146,10 @@ class StepLL(TorchAttack):
 
     def _check_params(self) -> None:
         super()._check_params()
-        check_float("eps", self.eps)
+        check_scalar(self.eps, "eps", min_val=0, include_boundaries="right")
         if self.eps_step is not None:
-            check_float("eps_step", self.eps_step)
-        check_positive_int("max_iter", self.max_iter)
+            check_scalar(self.eps_step, "eps_step", min_val=0, include_boundaries="right")
+        check_scalar(self.max_iter, "max_iter", "int", min_val=1)
         self._check_batching()
 
     def generate(self, x: np.ndarray, y: np.ndarray | None = None, **kwargs: Any) -> np.ndarray:

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from art_activation_defenses._validation import check_scalar
 from art_activation_defenses.attacks._base import MinimalPerturbationAttack
 from art_activation_defenses.attacks._boundary import (
     boundary_distances,
@@ -18,8 +19,6 @@ from art_activation_defenses.attacks._boundary import (
 from art_activation_defenses.attacks._torch import (
     Geometry,
     TorchView,
-    check_float,
-    check_positive_int,
     flat,
     logit_gap,
 )
@@ -143,17 +142,11 @@ class TrustRegion(MinimalPerturbationAttack):
 
     def _check_params(self) -> None:
         super()._check_params()
-        check_positive_int("max_iter", self.max_iter)
-        check_positive_int("nb_candidates", self.nb_candidates, minimum=2)
-        check_float("initial_radius", self.initial_radius)
-        check_float("min_radius", self.min_radius)
-        mr = self.max_radius
-        if (
-            not isinstance(mr, (int, float, np.integer, np.floating))
-            or isinstance(mr, bool)
-            or not (mr >= self.min_radius)
-        ):
-            raise ValueError(f"max_radius must be a number >= min_radius ({self.min_radius}), got {mr!r}.")
+        check_scalar(self.max_iter, "max_iter", "int", min_val=1)
+        check_scalar(self.nb_candidates, "nb_candidates", "int", min_val=2)
+        check_scalar(self.initial_radius, "initial_radius", min_val=0, include_boundaries="right")
+        check_scalar(self.min_radius, "min_radius", min_val=0, include_boundaries="right")
+        check_scalar(self.max_radius, "max_radius", min_val=self.min_radius, allow_inf=True)
         self._check_shared()
 
     def _attack_batch(

@@ -8,16 +8,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from art_activation_defenses._validation import check_norm, check_scalar
 from art_activation_defenses.attacks._base import TorchAttack
 from art_activation_defenses.attacks._torch import (
+    NORMS,
     Geometry,
     TorchView,
-    check_float,
-    check_positive_int,
     cross_entropy_to,
     flat,
     geometry,
-    parse_norm,
 )
 
 
@@ -93,12 +92,12 @@ class ZeroGradientPGD(TorchAttack):
 
     def _check_params(self) -> None:
         super()._check_params()
-        parse_norm(self.norm)
+        check_norm(self.norm, "norm", NORMS)
         if self.eps is not None:
-            check_float("eps", self.eps)
-        check_float("eps_step", self.eps_step)
-        check_positive_int("max_iter", self.max_iter)
-        check_float("tol", self.tol, strict=False)
+            check_scalar(self.eps, "eps", min_val=0, include_boundaries="right")
+        check_scalar(self.eps_step, "eps_step", min_val=0, include_boundaries="right")
+        check_scalar(self.max_iter, "max_iter", "int", min_val=1)
+        check_scalar(self.tol, "tol", min_val=0)
         self._check_batching()
 
     @property
@@ -117,7 +116,7 @@ class ZeroGradientPGD(TorchAttack):
         :return: The last iterates, float32, shape of ``x``.
         """
         view, labels = self._prepare(x, y, kwargs)
-        geo = geometry(parse_norm(self.norm))
+        geo = geometry(check_norm(self.norm, "norm", NORMS))
         n = x.shape[0]
         out = np.empty(x.shape, dtype=np.float32)
         self.found_ = np.zeros(n, dtype=bool)

@@ -2,9 +2,12 @@
 Training defences and parameter tuning: Gaussian data augmentation, virtual adversarial
 training, mixed-batch FGSM / PGD adversarial training (ART's ``AdversarialTrainer``, or the
 torch-only ``adversarial_augment`` for ``training.fit``), ART's
-``FeatureSqueezing`` and ``LabelSmoothing`` wired to our estimators, and ``tune_kappa`` (the
-accuracy / robustness trade-off of an activation parameter, white-box and BPDA).
+``FeatureSqueezing`` and ``LabelSmoothing`` wired to our estimators, and ``NEUTRAL_VALUES`` (the
+parameter value at which each activation is the ReLU). ``tune_kappa`` and ``plot_tradeoff`` moved to
+:mod:`art_activation_defenses.evaluation`; the names here are deprecated aliases.
 """
+
+from typing import Any
 
 from art_activation_defenses.defences.adversarial import (
     LabelSmoothingTrainer,
@@ -15,7 +18,7 @@ from art_activation_defenses.defences.adversarial import (
 )
 from art_activation_defenses.defences.augment import adversarial_augment
 from art_activation_defenses.defences.gaussian import GaussianAugmentationTrainer
-from art_activation_defenses.defences.tuning import NEUTRAL_VALUES, plot_tradeoff, tune_kappa
+from art_activation_defenses.defences.tuning import NEUTRAL_VALUES, _moved
 from art_activation_defenses.defences.vat import VirtualAdversarialTrainer, lds_direction
 
 __all__ = [
@@ -27,8 +30,15 @@ __all__ = [
     "adversarial_augment",
     "lds_direction",
     "pgd_adversarial_trainer",
-    "plot_tradeoff",
     "smooth_labels",
-    "tune_kappa",
     "with_feature_squeezing",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # deprecated aliases (tune_kappa, plot_tradeoff): a lazy import of evaluation at attribute access,
+    # the one sanctioned exception to the layers (see defences.tuning._moved); cached, so it warns once
+    if name in ("tune_kappa", "plot_tradeoff"):
+        globals()[name] = value = _moved(name, __name__)
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

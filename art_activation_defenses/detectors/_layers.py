@@ -1,6 +1,6 @@
 """
 Layer taps shared by the detectors and the metrics: activation discovery, forward hooks on named
-(possibly nested) modules, eval-mode restore, input validation and the classifier's pre-processing.
+(possibly nested) modules, eval-mode restore and the classifier's pre-processing.
 """
 
 from __future__ import annotations
@@ -184,33 +184,6 @@ class eval_mode:  # noqa: N801 - used like torch.no_grad
     ) -> None:
         for module, mode in self._modes:
             module.training = mode
-
-
-def check_array(
-    x: Any, name: str, *, ndim_min: int = 2, input_shape: Sequence[int] | None = None
-) -> np.ndarray:
-    """
-    Validate a batch of samples: a non-empty, finite, real numpy array.
-
-    :param x: The candidate batch.
-    :param name: Parameter name used in error messages.
-    :param ndim_min: Minimum number of dimensions.
-    :param input_shape: Expected shape of one sample, if known.
-    :return: `x` itself (never a modified copy).
-    """
-    if not isinstance(x, np.ndarray):
-        raise ValueError(f"`{name}` must be a numpy array, got {type(x).__name__}.")
-    if x.dtype.kind not in "fiu":
-        raise ValueError(f"`{name}` must hold real numbers, got dtype {x.dtype}.")
-    if x.ndim < ndim_min:
-        raise ValueError(f"`{name}` must have at least {ndim_min} dimensions, got shape {x.shape}.")
-    if x.shape[0] == 0:
-        raise ValueError(f"`{name}` is empty (shape {x.shape}).")
-    if input_shape is not None and tuple(x.shape[1:]) != tuple(input_shape):
-        raise ValueError(f"`{name}` has sample shape {x.shape[1:]}, expected {tuple(input_shape)}.")
-    if x.dtype.kind == "f" and not np.isfinite(x).all():
-        raise ValueError(f"`{name}` contains NaN or infinite values.")
-    return x
 
 
 def to_model_input(classifier: PyTorchClassifier, x: np.ndarray) -> torch.Tensor:

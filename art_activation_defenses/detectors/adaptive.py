@@ -36,7 +36,8 @@ from art.estimators.estimator import BaseEstimator, LossGradientsMixin
 from torch import nn
 from tqdm.auto import tqdm
 
-from art_activation_defenses.activations.modules import RetrofitActivation
+from art_activation_defenses._validation import check_bool, check_choice, check_scalar
+from art_activation_defenses.activations import RetrofitActivation
 from art_activation_defenses.detectors._layers import LayerTap, default_layers
 from art_activation_defenses.detectors.features import _Reference, _self_mask, _split, mle_lid
 from art_activation_defenses.detectors.lid import LIDDetector
@@ -301,24 +302,14 @@ class AdaptiveLIDAttack(EvasionAttack):
         detector = _check_fitted(self.detector)
         if detector.classifier.model is not self.estimator.model:
             raise ValueError("`detector` was built on another model than `classifier`.")
-        if self.loss not in ("ce", "cw"):
-            raise ValueError(f"`loss` must be 'ce' or 'cw', got {self.loss!r}.")
+        check_choice(self.loss, "loss", ("ce", "cw"))
         for name in ("eps", "eps_step"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
-                raise ValueError(f"`{name}` must be a positive number, got {value!r}.")
-        for name, value in (("detector_weight", self.detector_weight), ("confidence", self.confidence)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
-                raise ValueError(f"`{name}` must be a finite number >= 0, got {value!r}.")
-        if (
-            isinstance(self.max_iter, bool)
-            or not isinstance(self.max_iter, (int, np.integer))
-            or self.max_iter < 1
-        ):
-            raise ValueError(f"`max_iter` must be a positive integer, got {self.max_iter!r}.")
+            check_scalar(getattr(self, name), name, min_val=0, include_boundaries="right")
+        check_scalar(self.detector_weight, "detector_weight", min_val=0)
+        check_scalar(self.confidence, "confidence", min_val=0)
+        check_scalar(self.max_iter, "max_iter", "int", min_val=1)
         for name in ("random_init", "bpda", "verbose"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"`{name}` must be a bool, got {getattr(self, name)!r}.")
+            check_bool(getattr(self, name), name)
 
     def _classification_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if self.loss == "ce":

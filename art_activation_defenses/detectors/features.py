@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from art_activation_defenses._validation import check_samples
+from art_activation_defenses._validation import check_samples, check_scalar
 from art_activation_defenses.detectors._layers import (
     LayerTap,
     default_layers,
@@ -138,10 +138,8 @@ def compute_lid_features_multi(
             clip_values=clip,
             reference=x_reference,
         )
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"`k` must be a positive integer, got {k!r}.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 2:
-        raise ValueError(f"`batch_size` must be an integer >= 2, got {batch_size!r}.")
+    check_scalar(k, "k", "int", min_val=1)
+    check_scalar(batch_size, "batch_size", "int", min_val=2)
     ref_slices = _split(x_reference.shape[0], int(batch_size))
     smallest = min(s.stop - s.start for s in ref_slices)
     if smallest < k + 1:

@@ -23,8 +23,14 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
-from art_activation_defenses._validation import check_labels, check_model_dtype, check_samples, check_scalar
-from art_activation_defenses.detectors._layers import LayerTap, check_array
+from art_activation_defenses._validation import (
+    check_array,
+    check_labels,
+    check_model_dtype,
+    check_samples,
+    check_scalar,
+)
+from art_activation_defenses.detectors._layers import LayerTap
 from art_activation_defenses.detectors.features import (
     TooFewNeighboursError,
     _split,
@@ -125,22 +131,19 @@ class LIDDetector(EvasionDetector):
                 f"`classifier` must be an ART PyTorchClassifier, got {type(self.classifier).__name__}."
             )
         check_model_dtype(self.classifier.model, "classifier.model")
-        if isinstance(self.k, bool) or not isinstance(self.k, (int, np.integer)) or self.k < 1:
-            raise ValueError(f"`k` must be a positive integer, got {self.k!r}.")
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, (int, np.integer)):
-            raise ValueError(f"`batch_size` must be an integer > k, got {self.batch_size!r}.")
-        if self.batch_size <= self.k:
-            raise ValueError(f"`batch_size` must be > k={self.k}, got {self.batch_size!r}.")
-        check_scalar(self.threshold, "threshold")
-        if not 0.0 < float(self.threshold) < 1.0:
-            raise ValueError(f"`threshold` must lie in (0, 1), got {self.threshold!r}.")
-        if isinstance(self.cv, bool) or not isinstance(self.cv, (int, np.integer)) or self.cv < 2:
-            raise ValueError(f"`cv` must be an integer >= 2, got {self.cv!r}.")
+        check_scalar(self.k, "k", "int", min_val=1)
+        check_scalar(self.batch_size, "batch_size", "int", min_val=self.k, include_boundaries="right")
+        check_scalar(self.threshold, "threshold", min_val=0, max_val=1, include_boundaries="neither")
+        check_scalar(self.cv, "cv", "int", min_val=2)
         if self.layers is not None:
             LayerTap(self.classifier.model, self.layers)  # validates the names
         if self.x_reference is not None:
-            check_array(self.x_reference, "x_reference", input_shape=self.classifier.input_shape)
-            check_samples(self.x_reference, "x_reference", clip_values=self.classifier.clip_values)
+            check_samples(
+                self.x_reference,
+                "x_reference",
+                input_shape=self.classifier.input_shape,
+                clip_values=self.classifier.clip_values,
+            )
 
     def features(self, x: np.ndarray) -> np.ndarray:
         """
@@ -224,7 +227,7 @@ class LIDDetector(EvasionDetector):
         :param features: Array (n_samples, n_columns) of LID features.
         :param labels: 1 for adversarial, 0 for clean.
         """
-        check_array(features, "features", ndim_min=2)
+        check_array(features, "features", ndim_min=2, floating=False)
         labels = _labels_01(labels, features.shape[0])
         counts = np.bincount(labels, minlength=2)
         if counts.min() < 2:
@@ -244,7 +247,7 @@ class LIDDetector(EvasionDetector):
         """
         if self.scaler_ is None or self.model_ is None:
             raise ValueError("The detector is not fitted; call `fit` first.")
-        check_array(features, "features", ndim_min=2)
+        check_array(features, "features", ndim_min=2, floating=False)
         if features.shape[1] != self.scaler_.n_features_in_:
             raise ValueError(
                 f"`features` has {features.shape[1]} columns, expected {self.scaler_.n_features_in_}."

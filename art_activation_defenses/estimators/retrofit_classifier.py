@@ -29,7 +29,9 @@ import torch
 from art.estimators.classification import PyTorchClassifier
 from torch import nn
 
+from art_activation_defenses._device import Device, art_device_type, place_classifier
 from art_activation_defenses._validation import (
+    check_choice,
     check_clip_values,
     check_input,
     check_labels,
@@ -70,6 +72,9 @@ class RetrofitClassifier(PyTorchClassifier):
     :param include_relu6: Also replace ``ReLU6`` sites.
     :param copy: Retrofit a deep copy of ``model`` (default True).
     :param seed: Seed of the ``torch.Generator`` used by randomized activations.
+    :param device: Where the model runs: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or a
+        ``torch.device`` (a CUDA request without a GPU is a ``ValueError``). Default ``None``:
+        ART's ``device_type`` decides. Inputs are moved to it; gradients come back as numpy.
     :param activation_params: The activation's parameters, e.g. ``kappa=1.0``, ``t=1.0``,
         ``beta=0.1``, ``alpha=10.0``, ``low=0.6``.
     Other parameters are ART's ``PyTorchClassifier`` ones.
@@ -104,10 +109,13 @@ class RetrofitClassifier(PyTorchClassifier):
         postprocessing_defences: Any = None,
         preprocessing: Any = (0.0, 1.0),
         device_type: str = "gpu",
+        device: Device = None,
         **activation_params: float,
     ) -> None:
         if input_shape is None:
             raise ValueError("`input_shape` is required, e.g. input_shape=(1, 28, 28).")
+        if device is not None:  # our spelling wins over ART's device_type; checked before any work
+            device_type = art_device_type(device)
         if nb_classes is None:
             raise ValueError("`nb_classes` == None, must be an integer >= 2.")
         nb_classes = check_scalar(nb_classes, "nb_classes", "int", min_val=2)
@@ -156,6 +164,8 @@ class RetrofitClassifier(PyTorchClassifier):
             preprocessing=preprocessing,
             device_type=device_type,
         )
+        if device is not None:
+            place_classifier(self, device)  # honours an explicit cuda:N
         self._output_width = self._probe_output_width()
         if self._output_width != self.nb_classes:
             raise ValueError(
@@ -195,7 +205,7 @@ class RetrofitClassifier(PyTorchClassifier):
             preprocessing_defences=classifier.preprocessing_defences,
             postprocessing_defences=classifier.postprocessing_defences,
             preprocessing=classifier.preprocessing,
-            device_type="cpu" if classifier.device.type == "cpu" else "gpu",
+            device=params.pop("device", classifier.device),
             **params,
         )
         optimizer = classifier.optimizer
@@ -220,7 +230,7 @@ class RetrofitClassifier(PyTorchClassifier):
             preprocessing_defences=self.preprocessing_defences,
             postprocessing_defences=self.postprocessing_defences,
             preprocessing=self.preprocessing,
-            device_type="cpu" if self.device.type == "cpu" else "gpu",
+            device=self.device,
             **cast(dict[str, Any], self.activation_params),
         )
         if optimizer is not None:
@@ -278,6 +288,21 @@ class RetrofitClassifier(PyTorchClassifier):
         return dict(self._grad_params)
 
     @property
+    def gradient_settings(self) -> dict[str, Any]:
+        """``{"gradient", "eot_samples", "grad_params"}`` as configured (``eot_samples`` is kept
+        outside ``"eot"`` mode too): ``set_params(**saved)`` puts a saved copy back.
+
+        >>> saved = clf.gradient_settings
+        >>> clf.set_params(gradient="bpda")
+        >>> clf.set_params(**saved)
+        """
+        return {
+            "gradient": self._gradient,
+            "eot_samples": self._eot_samples,
+            "grad_params": dict(self._grad_params),
+        }
+
+    @property
     def sites(self) -> list[Site]:
         """The ReLU sites that were replaced."""
         return list(self._retrofit.sites)
@@ -319,10 +344,8 @@ class RetrofitClassifier(PyTorchClassifier):
             )
         grad_params = dict(grad_params_in)
         kwargs.pop("activation", None)  # fixed at construction; get_params round-trips it
-        if gradient not in _GRADIENT_MODES:
-            raise ValueError(f"`gradient` must be one of {_GRADIENT_MODES}, got {gradient!r}.")
-        if isinstance(eot, bool) or not isinstance(eot, (int, np.integer)) or eot < 1:
-            raise ValueError(f"`eot_samples` must be a positive integer, got {eot!r}.")
+        check_choice(gradient, "gradient", _GRADIENT_MODES)
+        eot = check_scalar(eot, "eot_samples", "int", min_val=1)
         probe = copy.deepcopy(self.activation_modules[0])
         probe.set_params(**act)  # validates values and names
         try:

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from art.estimators.classification import PyTorchClassifier
 from torch import nn
 
+from art_activation_defenses._device import art_device_type, place_classifier
 from art_activation_defenses._validation import (
     check_array,
     check_choice,
@@ -206,14 +207,15 @@ def as_classifier(model: nn.Module | PyTorchClassifier, like: PyTorchClassifier)
         return model
     if not isinstance(model, nn.Module):
         raise ValueError(f"expected an nn.Module or an ART PyTorchClassifier, got {type(model).__name__}.")
-    return PyTorchClassifier(
+    clf = PyTorchClassifier(
         model,
         like.loss if like.loss is not None else nn.CrossEntropyLoss(),
         tuple(like.input_shape),
         like.nb_classes,
         clip_values=like.clip_values,
-        device_type="cpu" if like.device.type == "cpu" else "gpu",
+        device_type=art_device_type(like.device),
     )
+    return place_classifier(clf, like.device)  # cuda:N as well, not only ART's current device
 
 
 def activation_modules(classifier: PyTorchClassifier) -> list[RetrofitActivation]:

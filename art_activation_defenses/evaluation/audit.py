@@ -18,7 +18,7 @@ from art.estimators.classification import PyTorchClassifier
 from torch import nn
 from tqdm.auto import tqdm
 
-from art_activation_defenses.defences._common import check_data, check_float, check_int
+from art_activation_defenses._validation import check_array, check_in_clip, check_labels, check_scalar
 from art_activation_defenses.estimators.retrofit_classifier import RetrofitClassifier
 from art_activation_defenses.evaluation import indicators as ind
 from art_activation_defenses.evaluation._attacks import as_classifier, gradient_mode, train_surrogate
@@ -48,6 +48,13 @@ _OVERRIDES = (
     "dlr_targets",
     "square_queries",
 )
+
+
+def _check_xy(classifier: PyTorchClassifier, x: Any, y: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The shared checks of an evaluation set: float32 ``x`` within the clip values, int64 labels."""
+    check_array(x, name, ndim_min=2, input_shape=classifier.input_shape)
+    check_in_clip(x, name, classifier.clip_values, tolerance=1e-6)
+    return np.asarray(x, dtype=np.float32), check_labels(y, "y", len(x), classifier.nb_classes)
 
 
 def _audit(
@@ -132,32 +139,34 @@ def _audit(
     start = time.perf_counter()
     if not isinstance(defended, PyTorchClassifier):
         raise ValueError(f"`defended` must be an ART PyTorchClassifier, got {type(defended).__name__}.")
-    x_np, y_np = check_data(defended, x, y)
+    x_np, y_np = _check_xy(defended, x, y, "x")
     p = parse_norm(norm)
     if budget not in BUDGETS:
         raise ValueError(f"`budget` must be one of {sorted(BUDGETS)}, got {budget!r}.")
     names = list(ATTACKS) if attacks is None else [attacks] if isinstance(attacks, str) else list(attacks)
     if not names or any(a not in ATTACKS for a in names):
         raise ValueError(f"`attacks` must be a non-empty subset of {ATTACKS}, got {attacks!r}.")
-    eps = check_float("eps", (0.1 if p == np.inf else 1.5) if eps is None else eps)
+    positive: dict[str, Any] = {"min_val": 0.0, "include_boundaries": "right"}
+    eps = check_scalar((0.1 if p == np.inf else 1.5) if eps is None else eps, "eps", **positive)
     values = (max_iter, restarts, apgd_iter, apgd_restarts, dlr_targets, square_queries)
     given = dict(zip(_OVERRIDES, values, strict=True))
     plan_budget = BUDGETS[budget]
     for key, value in given.items():
         if value is not None:
-            plan_budget = replace(plan_budget, **{key: check_int(key, value, 1)})  # type: ignore[arg-type]
+            plan_budget = replace(plan_budget, **{key: check_scalar(value, key, "int", min_val=1)})  # type: ignore[arg-type]
     if minimal is not None or attacks is not None:  # a subset of families: no minimal audit unless asked
         plan_budget = replace(plan_budget, minimal=bool(minimal))
     if eot_samples is not None:
-        plan_budget = replace(plan_budget, eot_samples=check_int("eot_samples", eot_samples, 1))
+        eot_samples = check_scalar(eot_samples, "eot_samples", "int", min_val=1)
+        plan_budget = replace(plan_budget, eot_samples=eot_samples)
     b = plan_budget
-    eps_step = 2.5 * eps / b.max_iter if eps_step is None else check_float("eps_step", eps_step)
-    margin = check_float("margin", margin, strict=False, high=1.0)
-    alpha = check_float("alpha", alpha, high=1.0)
-    surrogate_epochs = check_int("surrogate_epochs", surrogate_epochs, 1)
-    surrogate_lr = check_float("surrogate_lr", surrogate_lr)
-    batch_size = check_int("batch_size", batch_size, 1)
-    seed = check_int("seed", seed, 0)
+    eps_step = 2.5 * eps / b.max_iter if eps_step is None else check_scalar(eps_step, "eps_step", **positive)
+    margin = check_scalar(margin, "margin", min_val=0.0, max_val=1.0)
+    alpha = check_scalar(alpha, "alpha", max_val=1.0, **positive)
+    surrogate_epochs = check_scalar(surrogate_epochs, "surrogate_epochs", "int", min_val=1)
+    surrogate_lr = check_scalar(surrogate_lr, "surrogate_lr", **positive)
+    batch_size = check_scalar(batch_size, "batch_size", "int", min_val=1)
+    seed = check_scalar(seed, "seed", "int", min_val=0)
     original_clf = None if original is None else as_classifier(original, defended)
     if surrogate and surrogate_model is None and original_clf is None:
         raise ValueError(
@@ -168,7 +177,7 @@ def _audit(
     queries = x_np
     if surrogate_data is not None:  # labels are not needed: the defended model labels the queries
         n_q = len(surrogate_data) if isinstance(surrogate_data, np.ndarray) and surrogate_data.ndim > 0 else 0
-        queries = check_data(defended, surrogate_data, np.zeros(n_q, dtype=np.int64))[0]
+        queries = _check_xy(defended, surrogate_data, np.zeros(n_q, dtype=np.int64), "surrogate_data")[0]
 
     def predict_ok(clf: PyTorchClassifier, xs: np.ndarray) -> np.ndarray:
         return np.asarray(clf.predict(xs, batch_size=batch_size)).argmax(1) == y_np

@@ -37,6 +37,7 @@ def audit_cell(
     attack: str = "pgd",
     batch_size: int = 128,
     seed: int = 0,
+    margin: float = MASKING_MARGIN,
 ) -> dict[str, Any]:
     """The audit of ``classifier`` at one attack's settings, flattened into a table row.
 
@@ -47,6 +48,7 @@ def audit_cell(
     :param budget: The audit budget; ``"quick"`` runs the PGD family only.
     :param attack: The audit row to report (``"pgd"`` or ``"fgsm"``).
     :param batch_size: Attack batch. :param seed: Seed of every random start.
+    :param margin: The audit's masking threshold in accuracy points (default :data:`MASKING_MARGIN`).
     :return: ``white_acc``, ``bpda_acc``, ``margin_bpda_acc``, ``robust_acc``, ``robust_interval``,
         ``audit_flag``, ``audit_p_value``, ``audit_columns`` (ensemble key -> accuracy) and
         ``indicators_fired``.
@@ -55,7 +57,7 @@ def audit_cell(
         warnings.simplefilter("ignore", UserWarning)  # a masking verdict is in the row (audit_flag)
         res = audit(
             classifier, source, x, y, eps=eps, eps_step=eps_step, max_iter=max_iter, budget=budget,
-            attacks=(attack,) if budget == "quick" else None, minimal=False, checks=False,
+            attacks=(attack,) if budget == "quick" else None, minimal=False, checks=False, margin=margin,
             batch_size=batch_size, seed=seed, verbose=False,
         )  # fmt: skip
     row = next(r for r in res["rows"] if r["attack"] == attack)
@@ -87,6 +89,7 @@ def masking_row(
     :param margin: Tolerated gap.
     """
     keys = dict(adaptive) if isinstance(adaptive, Mapping) else {k: k for k in adaptive}
-    flag, strongest, gap = masking_gap(row[white_box], {n: row.get(k) for n, k in keys.items()}, margin)
+    accuracies: dict[str, Any] = {n: row.get(k) for n, k in keys.items()}  # None: not run, skipped
+    flag, strongest, gap = masking_gap(row[white_box], accuracies, margin)
     row.update(masking_flag=flag, strongest=strongest, gap=gap)
     return row

@@ -2,8 +2,10 @@
 
 For the ReLU model and for JumpReLU at each kappa it measures clean accuracy, white-box PGD
 accuracy, the adaptive checks beside it (PGD through BPDA/straight-through gradients, and
-the gray-box/transfer column: PGD crafted on the ReLU model, evaluated on JumpReLU),
-DeepFool-L2 fool rate and mean relative minimal perturbation ``||delta||_2 / ||x||_2``.
+the gray-box/transfer column: PGD crafted on the ReLU model, evaluated on JumpReLU), with the
+shared cell :func:`~art_activation_defenses.evaluation.audit_cell`, and the DeepFool-L2 fool rate
+and mean relative minimal perturbation ``||delta||_2 / ||x||_2``, white-box and BPDA, with
+:func:`~art_activation_defenses.evaluation.tune_kappa` (which also picks a kappa).
 A row is flagged when an adaptive or transfer attack beats the white-box one by more than
 ``masking_margin``: the white-box number then says more about hidden gradients than about
 robustness.
@@ -12,8 +14,7 @@ robustness.
 from __future__ import annotations
 
 import time
-import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +24,13 @@ from art.estimators.classification import PyTorchClassifier
 from torch import nn
 from tqdm.auto import tqdm
 
+from art_activation_defenses._device import Device, art_device_type, place_classifier, resolve_device
 from art_activation_defenses.attacks import DeepFool
 from art_activation_defenses.data import dataset_info, load_dataset
 from art_activation_defenses.estimators import RetrofitClassifier
-from art_activation_defenses.evaluation import audit, gradient_mode
+from art_activation_defenses.evaluation import audit_cell, masking_row, tune_kappa
 from art_activation_defenses.experiments._common import environment, write_json
 from art_activation_defenses.experiments.report import plot_kappa_tradeoff, render_demo_markdown, write_csv
-from art_activation_defenses.metrics import relative_perturbation
 from art_activation_defenses.models import build_model
 from art_activation_defenses.training import evaluate, fit, set_seed
 
@@ -85,8 +86,8 @@ COLUMN_NOTES: dict[str, str] = {
     "pgd_accuracy": "accuracy under white-box PGD (the model's own gradient)",
     "pgd_bpda_accuracy": "accuracy under PGD with BPDA gradients (ReLU derivative in the backward pass)",
     "pgd_transfer_accuracy": "accuracy on the PGD examples crafted on the ReLU model (gray-box transfer)",
-    "deepfool_fool_rate": "share of images DeepFool-L2 misclassifies",
-    "deepfool_rho": "mean ‖δ‖₂/‖x‖₂ of DeepFool-L2 over the images it fooled",
+    "deepfool_fool_rate": "share of the correctly classified images DeepFool-L2 misclassifies",
+    "deepfool_rho": "mean ‖δ‖₂/‖x‖₂ of DeepFool-L2 over the correctly classified images it fooled",
     "deepfool_bpda_fool_rate": "the same with BPDA gradients",
     "deepfool_bpda_rho": "the same with BPDA gradients",
     "masking_flag": "true when the audit's masking test fires: an adaptive PGD column (or the per-image "
@@ -116,6 +117,8 @@ class DemoConfig:
     :param seed: Seed of training, data order and attacks.
     :param threads: torch intra-op threads for the run (restored afterwards); ``None`` keeps the
         current setting. Numbers are identical across runs for the same seed *and* thread count.
+    :param device: Where the model trains and is attacked: ``"auto"`` (CUDA when available, else
+        the CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     """
 
     dataset: str = "digits"
@@ -131,6 +134,7 @@ class DemoConfig:
     masking_margin: float = 0.05
     seed: int = 0
     threads: int | None = None
+    device: Device = "auto"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def resolved(self) -> DemoConfig:
@@ -157,58 +161,64 @@ class DemoConfig:
             isinstance(out.threads, bool) or not isinstance(out.threads, int) or out.threads < 1
         ):
             raise ValueError(f"`threads` must be a positive int or None, got {out.threads!r}.")
+        resolve_device(out.device)  # a clear error now (CUDA without a GPU), not after training
         return out
 
 
-def _attack_row(
-    clf: PyTorchClassifier,
-    x: np.ndarray,
-    y: np.ndarray,
-    original: PyTorchClassifier | None,
-    cfg: DemoConfig,
+def _deepfool_factory(cfg: DemoConfig) -> Any:
+    """DeepFool-L2 at the demo's settings (``cfg.deepfool_max_iter`` steps, overshoot 0.02)."""
+
+    def deepfool_l2(classifier: RetrofitClassifier) -> DeepFool:
+        return DeepFool(classifier, norm=2, max_iter=cfg.deepfool_max_iter, overshoot=0.02, verbose=False)
+
+    return deepfool_l2
+
+
+def _pgd_row(
+    clf: PyTorchClassifier, x: np.ndarray, y: np.ndarray, original: PyTorchClassifier | None, cfg: DemoConfig
 ) -> dict[str, Any]:
-    """One model's row: the audit's PGD columns (white-box, BPDA, transfer from ``original``) and
-    its per-sample worst case, masking flag (McNemar and margin) and fired indicators; DeepFool-L2
-    exact and BPDA beside them."""
+    """One model's PGD columns: the shared white-box-beside-adaptive cell (white-box, BPDA, transfer
+    from ``original``, the per-sample worst case, the McNemar masking flag, the fired indicators) and
+    the strongest adaptive PGD column with its gap to white-box."""
     eps = float(cfg.eps or 0.1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # the masking verdict is in the row
-        res = audit(
-            clf, original, x, y, eps=eps, eps_step=eps / 4, max_iter=cfg.pgd_steps, budget="quick",
-            attacks=("pgd",), margin=cfg.masking_margin, checks=False, batch_size=256, seed=cfg.seed,
-            verbose=False,
-        )  # fmt: skip
-    pgd = next(r for r in res["rows"] if r["attack"] == "pgd")
-    row: dict[str, Any] = {"clean_accuracy": res["clean_accuracy"], "pgd_accuracy": pgd["white_box"]}
-    row.update(_deepfool(clf, x, y, cfg, prefix="deepfool"))
+    cell = audit_cell(
+        clf, original, x, y, eps=eps, eps_step=eps / 4, max_iter=cfg.pgd_steps, budget="quick",
+        attack="pgd", batch_size=256, seed=cfg.seed, margin=cfg.masking_margin,
+    )  # fmt: skip
+    pgd = {k.split(".", 1)[1]: v for k, v in cell["audit_columns"].items() if k.startswith("pgd.")}
+    row: dict[str, Any] = {"pgd_accuracy": cell["white_acc"]}
     if isinstance(clf, RetrofitClassifier):
-        row["pgd_bpda_accuracy"] = pgd.get("bpda")
-        with gradient_mode(clf, "bpda"):
-            row.update(_deepfool(clf, x, y, cfg, prefix="deepfool_bpda"))
+        row["pgd_bpda_accuracy"] = cell["bpda_acc"]
     if original is not None:
         row["pgd_transfer_accuracy"] = pgd.get("transfer")
+    others = [k for k in pgd if k != "white_box"]
+    adaptive = masking_row(dict(pgd), "white_box", others, margin=cfg.masking_margin)
     row.update(
-        masking_flag=res["flagged"],
-        strongest_adaptive=pgd["strongest"],
-        masking_gap=pgd["gap"],
-        robust_accuracy=res["robust_accuracy"],
-        robust_interval=list(res["robust_interval"]),
-        indicators_fired=[k for k, v in res["indicators"].items() if v["flag"]],
+        masking_flag=cell["audit_flag"],
+        strongest_adaptive=adaptive["strongest"],
+        masking_gap=adaptive["gap"],
+        robust_accuracy=cell["robust_acc"],
+        robust_interval=cell["robust_interval"],
+        indicators_fired=cell["indicators_fired"],
     )
     return row
 
 
-def _deepfool(
-    clf: PyTorchClassifier, x: np.ndarray, y: np.ndarray, cfg: DemoConfig, *, prefix: str
-) -> dict[str, float]:
-    x_df = DeepFool(clf, norm=2, max_iter=cfg.deepfool_max_iter, overshoot=0.02, verbose=False).generate(x)
-    fooled = clf.predict(x_df).argmax(1) != y
-    rho = relative_perturbation(x, x_df, norm=2, classifier=clf, y=y) if fooled.any() else float("nan")
-    return {f"{prefix}_fool_rate": float(fooled.mean()), f"{prefix}_rho": rho}
+def _deepfool_columns(tuning: dict[str, Any], i: int, *, bpda: bool) -> dict[str, Any]:
+    """The DeepFool-L2 columns of value ``i`` of a :func:`tune_kappa` result."""
+    row = {"deepfool_fool_rate": tuning["fool_rate"][i], "deepfool_rho": tuning["rho"][i]}
+    if bpda:
+        row["deepfool_bpda_fool_rate"] = tuning["fool_rate_bpda"][i]
+        row["deepfool_bpda_rho"] = tuning["rho_bpda"][i]
+    return row
 
 
 def run_demo(
-    config: DemoConfig | None = None, *, out: str | Path | None = None, verbose: bool = True
+    config: DemoConfig | None = None,
+    *,
+    out: str | Path | None = None,
+    verbose: bool = True,
+    device: Device = "auto",
 ) -> dict[str, Any]:
     """Run the demo and return its results as a plain dict (also written to ``out``).
 
@@ -216,8 +226,12 @@ def run_demo(
     :param out: Output directory for ``results.json``, ``results.md``, ``results.csv`` and
         ``kappa_tradeoff.png``; nothing is written when ``None``.
     :param verbose: Show progress bars.
+    :param device: Where to run; anything but ``"auto"`` (or None) overrides ``config.device``.
     """
-    cfg = (config or DemoConfig()).resolved()
+    cfg = config or DemoConfig()
+    if not (device is None or (isinstance(device, str) and device.strip().lower() == "auto")):
+        cfg = replace(cfg, device=device)
+    cfg = cfg.resolved()
     if out is not None and Path(out).exists() and not Path(out).is_dir():
         raise ValueError(f"`out={str(out)!r}` is an existing file; give a directory.")
     saved_threads = torch.get_num_threads()
@@ -231,6 +245,7 @@ def run_demo(
 
 def _run(cfg: DemoConfig, out: str | Path | None, verbose: bool) -> dict[str, Any]:
     start = time.perf_counter()
+    device = resolve_device(cfg.device)
     info = dataset_info(cfg.dataset)
     x_train, y_train = load_dataset(cfg.dataset, cfg.data_dir, "train", limit=cfg.n_train)
     x_test, y_test = load_dataset(cfg.dataset, cfg.data_dir, "test", limit=cfg.n_eval)
@@ -245,26 +260,38 @@ def _run(cfg: DemoConfig, out: str | Path | None, verbose: bool) -> dict[str, An
         batch_size=_DEFAULTS[cfg.dataset]["batch_size"],
         seed=cfg.seed,
         verbose=verbose,
+        device=device,
     )
     train_seconds = time.perf_counter() - start
     relu = PyTorchClassifier(
-        model, nn.CrossEntropyLoss(), info["input_shape"], info["nb_classes"], clip_values=info["clip_values"]
-    )
-    rows: list[dict[str, Any]] = []
-    bar = tqdm(total=1 + len(cfg.kappas or ()), desc="demo: attacking", disable=not verbose)
+        model, nn.CrossEntropyLoss(), info["input_shape"], info["nb_classes"],
+        clip_values=info["clip_values"], device_type=art_device_type(device),
+    )  # fmt: skip
+    place_classifier(relu, device)
+    kappas = list(cfg.kappas or ())
+    bar = tqdm(total=2 + len(kappas), desc="demo: attacking", disable=not verbose)
     torch.manual_seed(cfg.seed)
-    relu_row = {"model": "ReLU", "kappa": 0.0, **_attack_row(relu, x_test, y_test, None, cfg)}
-    rows.append(relu_row)
-    bar.update()
     clf = RetrofitClassifier.from_classifier(relu, "jumprelu", kappa=0.0)
-    for kappa in cfg.kappas or ():
+    # DeepFool-L2 over the grid, white-box and BPDA: the shared trade-off curve (kappa 0 is the ReLU)
+    tuning = tune_kappa(
+        clf, x_test, y_test, [0.0, *kappas], attack=_deepfool_factory(cfg), max_accuracy_drop=0.01,
+        batch_size=128, verbose=False,
+    )  # fmt: skip
+    bar.update()
+    rows = [{"model": "ReLU", "kappa": 0.0, "clean_accuracy": tuning["accuracy"][0]}]
+    rows[0].update(_pgd_row(relu, x_test, y_test, None, cfg), **_deepfool_columns(tuning, 0, bpda=False))
+    bar.update()
+    for i, kappa in enumerate(kappas, start=1):
         clf.set_params(kappa=kappa)
-        rows.append({"model": "JumpReLU", "kappa": kappa, **_attack_row(clf, x_test, y_test, relu, cfg)})
+        row = {"model": "JumpReLU", "kappa": kappa, "clean_accuracy": tuning["accuracy"][i]}
+        row.update(_pgd_row(clf, x_test, y_test, relu, cfg), **_deepfool_columns(tuning, i, bpda=True))
+        rows.append(row)
         bar.update()
+    clf.set_params(kappa=0.0)
     bar.close()
     results: dict[str, Any] = {
         "name": "demo",
-        "config": {**asdict(cfg), "threads": torch.get_num_threads()},
+        "config": {**asdict(cfg), "threads": torch.get_num_threads(), "device": str(device)},
         "dataset_note": _dataset_note(cfg.dataset),
         "model": "lenet-like",
         "train": {
@@ -274,6 +301,7 @@ def _run(cfg: DemoConfig, out: str | Path | None, verbose: bool) -> dict[str, An
         },
         "test_accuracy_full_split": evaluate(model, *load_dataset(cfg.dataset, cfg.data_dir, "test")),
         "rows": rows,
+        "tuning": tuning,
         "columns": {c: COLUMN_NOTES.get(c, "") for c in CSV_COLUMNS},
         "environment": environment(),
         "wall_seconds": time.perf_counter() - start,

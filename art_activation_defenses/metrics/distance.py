@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from art_activation_defenses.metrics._common import check_array, check_positive_int
+from art_activation_defenses._device import Device, resolve_device
+from art_activation_defenses._validation import check_array, check_scalar
 
 __all__ = ["nearest_training_distances", "training_set_distance"]
 
@@ -22,7 +23,7 @@ def nearest_training_distances(
     *,
     max_memory_mb: float = 256.0,
     query_batch: int = 1024,
-    device: str | torch.device = "cpu",
+    device: Device = "auto",
 ) -> np.ndarray:
     """
     Euclidean distance from each sample of `x` to its nearest neighbour in `x_train`.
@@ -35,23 +36,21 @@ def nearest_training_distances(
     :param x_train: Training samples, shape (n_train, ...) with the same sample shape.
     :param max_memory_mb: Memory budget of one distance block in MiB (default 256).
     :param query_batch: Rows of `x` processed at once (default 1024).
-    :param device: Torch device of the computation.
+    :param device: Torch device of the ranking (``"auto"``: CUDA when available, else the CPU);
+        the returned distances are recomputed exactly in float64 numpy, so they do not depend on it.
     :return: Array (n,) of float64 distances.
     """
-    check_array(x, "x")
-    check_array(x_train, "x_train")
+    check_array(x, "x", ndim_min=2, floating=False)
+    check_array(x_train, "x_train", ndim_min=2, floating=False)
     if x.shape[1:] != x_train.shape[1:]:
         raise ValueError(
             f"`x_train` sample shape {x_train.shape[1:]} differs from `x` sample shape {x.shape[1:]}."
         )
-    query_batch = check_positive_int(query_batch, "query_batch")
-    if (
-        not isinstance(max_memory_mb, (int, float))
-        or isinstance(max_memory_mb, bool)
-        or not max_memory_mb > 0
-    ):
-        raise ValueError(f"`max_memory_mb` must be a positive number, got {max_memory_mb!r}.")
-    dev = torch.device(device)
+    query_batch = check_scalar(query_batch, "query_batch", "int", min_val=1)
+    max_memory_mb = check_scalar(
+        max_memory_mb, "max_memory_mb", min_val=0, include_boundaries="right", allow_inf=True
+    )
+    dev = resolve_device(device)
     n, n_train = x.shape[0], x_train.shape[0]
     q_rows = min(query_batch, n)
     # cdist result (q x t) plus its temporaries: budget about three float32 blocks
@@ -90,7 +89,7 @@ def training_set_distance(
     *,
     max_memory_mb: float = 256.0,
     query_batch: int = 1024,
-    device: str | torch.device = "cpu",
+    device: Device = "auto",
 ) -> float:
     """
     Mean nearest-neighbour L2 distance of `x_adv` to the training set (bounded memory; 60k MNIST
@@ -100,10 +99,10 @@ def training_set_distance(
     :param x_train: Training samples, shape (n_train, ...).
     :param max_memory_mb: Memory budget of one distance block in MiB (default 256).
     :param query_batch: Rows of `x_adv` processed at once (default 1024).
-    :param device: Torch device of the computation.
+    :param device: Torch device of the ranking (default ``"auto"``).
     :return: The mean distance.
     """
-    check_array(x_adv, "x_adv")
+    check_array(x_adv, "x_adv", ndim_min=2, floating=False)
     if isinstance(x_train, np.ndarray) and x_train.ndim >= 2 and tuple(x_train.shape[1:]) != x_adv.shape[1:]:
         raise ValueError(
             f"`x_train` sample shape {x_train.shape[1:]} differs from `x_adv` sample shape {x_adv.shape[1:]}."

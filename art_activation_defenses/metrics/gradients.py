@@ -8,12 +8,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from art.metrics import loss_sensitivity
 
-from art_activation_defenses.metrics._common import (
-    check_array,
-    check_classifier,
-    check_positive_int,
-    label_indices,
-)
+from art_activation_defenses._validation import check_array, check_labels, check_scalar
+from art_activation_defenses.metrics._common import check_classifier
 
 if TYPE_CHECKING:
     from art.estimators.classification import PyTorchClassifier
@@ -40,9 +36,9 @@ def sensitivity_map(
     :return: (maps of the shape of `x`, float32; per-sample sums, float64 of shape (n,)).
     """
     check_classifier(classifier)
-    check_array(x, "x", input_shape=classifier.input_shape)
-    y_idx = label_indices(y, x.shape[0], classifier.nb_classes)
-    batch_size = check_positive_int(batch_size, "batch_size")
+    check_array(x, "x", ndim_min=2, input_shape=classifier.input_shape, floating=False)
+    y_idx = check_labels(y, "y", x.shape[0], int(classifier.nb_classes))
+    batch_size = check_scalar(batch_size, "batch_size", "int", min_val=1)
     maps = np.empty(x.shape, dtype=np.float32)
     for start in range(0, x.shape[0], batch_size):
         rows = slice(start, start + batch_size)
@@ -87,8 +83,8 @@ def gradient_masking_checks(
              ``randomized_gradients``, ``gradient_max_abs_diff`` and ``warnings`` (list of messages).
     """
     check_classifier(classifier)
-    check_array(x, "x", input_shape=classifier.input_shape)
-    batch_size = check_positive_int(batch_size, "batch_size")
+    check_array(x, "x", ndim_min=2, input_shape=classifier.input_shape, floating=False)
+    batch_size = check_scalar(batch_size, "batch_size", "int", min_val=1)
     if (
         isinstance(zero_atol, bool)
         or not isinstance(zero_atol, (int, float))
@@ -98,7 +94,7 @@ def gradient_masking_checks(
     n = x.shape[0]
     pred_a = np.asarray(classifier.predict(x, batch_size=batch_size), dtype=np.float64)
     pred_b = np.asarray(classifier.predict(x, batch_size=batch_size), dtype=np.float64)
-    labels = pred_a.argmax(1) if y is None else label_indices(y, n, classifier.nb_classes)
+    labels = pred_a.argmax(1) if y is None else check_labels(y, "y", n, int(classifier.nb_classes))
     # one-hot: ART 1.20's PyTorchClassifier.loss_gradient fails on index labels (reduce_labels, 1-d tensor)
     onehot = np.eye(classifier.nb_classes, dtype=np.float32)[labels]
     grad_a = np.asarray(classifier.loss_gradient(x, onehot), dtype=np.float64).reshape(n, -1)

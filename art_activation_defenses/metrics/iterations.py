@@ -10,15 +10,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from art_activation_defenses.metrics._common import (
-    check_array,
-    check_classifier,
-    check_positive_float,
-    check_positive_int,
-    label_indices,
-    parse_norm,
-    predict_labels,
-)
+from art_activation_defenses._validation import check_array, check_labels, check_norm, check_scalar
+from art_activation_defenses.metrics._common import check_classifier, predict_labels
 
 if TYPE_CHECKING:
     from art.estimators.classification import PyTorchClassifier
@@ -102,13 +95,13 @@ def accuracy_vs_iterations(
     :return: Dict with ``iterations`` (sorted checkpoints) and ``accuracy`` (one float per checkpoint).
     """
     check_classifier(classifier)
-    check_array(x, "x", input_shape=classifier.input_shape)
-    y_idx = label_indices(y, x.shape[0], classifier.nb_classes)
+    check_array(x, "x", ndim_min=2, input_shape=classifier.input_shape, floating=False)
+    y_idx = check_labels(y, "y", x.shape[0], int(classifier.nb_classes))
     checkpoints = _check_checkpoints(iterations)
-    eps = check_positive_float(eps, "eps")
-    eps_step = check_positive_float(eps_step, "eps_step")
-    p = parse_norm(norm)
-    batch_size = check_positive_int(batch_size, "batch_size")
+    eps = check_scalar(eps, "eps", min_val=0, include_boundaries="right")
+    eps_step = check_scalar(eps_step, "eps_step", min_val=0, include_boundaries="right")
+    p = check_norm(norm)
+    batch_size = check_scalar(batch_size, "batch_size", "int", min_val=1)
     device = classifier.device
     generator = torch.Generator().manual_seed(int(seed))
     clip = classifier.clip_values

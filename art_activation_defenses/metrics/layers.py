@@ -9,9 +9,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from art_activation_defenses._validation import check_samples
-from art_activation_defenses.detectors._layers import LayerTap, default_layers, eval_mode, to_model_input
-from art_activation_defenses.metrics._common import check_array, check_positive_int, check_same_shape
+from art_activation_defenses._device import device_of
+from art_activation_defenses._validation import check_array, check_samples, check_scalar
+from art_activation_defenses.detectors import LayerTap, default_layers, eval_mode, to_model_input
+from art_activation_defenses.metrics._common import check_same_shape
 
 if TYPE_CHECKING:
     from art.estimators.classification import PyTorchClassifier
@@ -22,8 +23,7 @@ __all__ = ["layer_perturbation_growth"]
 def _model_and_input(model: nn.Module | PyTorchClassifier) -> tuple[nn.Module, Any]:
     """The nn.Module and a function turning a numpy batch into its (pre-processed) input tensor."""
     if isinstance(model, nn.Module):
-        param = next(model.parameters(), None)
-        device = param.device if param is not None else torch.device("cpu")
+        device = device_of(model)
 
         def convert(x: np.ndarray) -> torch.Tensor:
             return torch.as_tensor(x, dtype=torch.float32, device=device)
@@ -67,13 +67,13 @@ def layer_perturbation_growth(
              first layer's ``l2``; NaN if that is 0).
     """
     module, convert = _model_and_input(model)
-    check_array(x, "x")
-    check_array(x_adv, "x_adv")
+    check_array(x, "x", ndim_min=2, floating=False)
+    check_array(x_adv, "x_adv", ndim_min=2, floating=False)
     if not isinstance(model, nn.Module):  # an ART classifier: floating inputs on its clip_values' scale
         for arr, name in ((x, "x"), (x_adv, "x_adv")):
             check_samples(arr, name, input_shape=model.input_shape, clip_values=model.clip_values)
     check_same_shape(x, x_adv, "x", "x_adv")
-    batch_size = check_positive_int(batch_size, "batch_size")
+    batch_size = check_scalar(batch_size, "batch_size", "int", min_val=1)
     names: list[str] = []
     sums: torch.Tensor | None = None  # (3, n_layers): l2, linf, clean l2
     with eval_mode(module), LayerTap(module, layers or default_layers(module)) as tap:

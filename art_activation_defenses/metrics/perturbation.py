@@ -10,15 +10,11 @@ import numpy as np
 import torch
 from art.attacks.evasion import FastGradientMethod
 
+from art_activation_defenses._validation import check_array, check_labels, check_norm, check_scalar
 from art_activation_defenses.metrics._common import (
-    check_array,
     check_classifier,
-    check_positive_float,
-    check_positive_int,
     check_same_shape,
     flat_norms,
-    label_indices,
-    parse_norm,
     predict_labels,
 )
 
@@ -72,20 +68,20 @@ def relative_perturbation(
     :param batch_size: Prediction batch size.
     :return: rho as a float; NaN (with a warning) when no sample is successful.
     """
-    p = parse_norm(norm)
-    check_array(x, "x")
-    check_array(x_adv, "x_adv")
+    p = check_norm(norm)
+    check_array(x, "x", ndim_min=2, floating=False)
+    check_array(x_adv, "x_adv", ndim_min=2, floating=False)
     check_same_shape(x, x_adv, "x", "x_adv")
     ratios = _relative_norms(x, x_adv, p)
     if not successful_only:
         return float(ratios.mean())
     if classifier is not None:
         check_classifier(classifier)
-        batch_size = check_positive_int(batch_size, "batch_size")
+        batch_size = check_scalar(batch_size, "batch_size", "int", min_val=1)
         ref = (
             predict_labels(classifier, x, batch_size)
             if y is None
-            else label_indices(y, x.shape[0], classifier.nb_classes)
+            else check_labels(y, "y", x.shape[0], int(classifier.nb_classes))
         )
         success = predict_labels(classifier, x_adv, batch_size, name="x_adv") != ref
     else:
@@ -122,15 +118,15 @@ def fool_rate(
     :return: Fool rate in [0, 1].
     """
     check_classifier(classifier)
-    check_array(x, "x", input_shape=classifier.input_shape)
-    check_array(x_adv, "x_adv", input_shape=classifier.input_shape)
+    check_array(x, "x", ndim_min=2, input_shape=classifier.input_shape, floating=False)
+    check_array(x_adv, "x_adv", ndim_min=2, input_shape=classifier.input_shape, floating=False)
     check_same_shape(x, x_adv, "x", "x_adv")
-    batch_size = check_positive_int(batch_size, "batch_size")
+    batch_size = check_scalar(batch_size, "batch_size", "int", min_val=1)
     pred = predict_labels(classifier, x, batch_size)
     pred_adv = predict_labels(classifier, x_adv, batch_size, name="x_adv")
     if y is None:
         return float((pred_adv != pred).mean())
-    y_idx = label_indices(y, x.shape[0], classifier.nb_classes)
+    y_idx = check_labels(y, "y", x.shape[0], int(classifier.nb_classes))
     correct = pred == y_idx
     if not correct.any():
         warnings.warn("fool_rate: no sample of `x` is classified correctly; returning NaN.", stacklevel=2)
@@ -151,9 +147,9 @@ def robust_accuracy(
     :return: Accuracy in [0, 1].
     """
     check_classifier(classifier)
-    check_array(x_adv, "x_adv", input_shape=classifier.input_shape)
-    y_idx = label_indices(y, x_adv.shape[0], classifier.nb_classes)
-    batch_size = check_positive_int(batch_size, "batch_size")
+    check_array(x_adv, "x_adv", ndim_min=2, input_shape=classifier.input_shape, floating=False)
+    y_idx = check_labels(y, "y", x_adv.shape[0], int(classifier.nb_classes))
+    batch_size = check_scalar(batch_size, "batch_size", "int", min_val=1)
     return float((predict_labels(classifier, x_adv, batch_size, name="x_adv") == y_idx).mean())
 
 
@@ -188,11 +184,11 @@ def minimal_fgsm_perturbations(
     :return: Array (n,) of float64; NaN where no step up to `eps_max` flips the prediction.
     """
     check_classifier(classifier)
-    check_array(x, "x", input_shape=classifier.input_shape)
-    p = parse_norm(norm)
-    batch_size = check_positive_int(batch_size, "batch_size")
-    eps_step = check_positive_float(eps_step, "eps_step")
-    eps_max = check_positive_float(eps_max, "eps_max")
+    check_array(x, "x", ndim_min=2, input_shape=classifier.input_shape, floating=False)
+    p = check_norm(norm)
+    batch_size = check_scalar(batch_size, "batch_size", "int", min_val=1)
+    eps_step = check_scalar(eps_step, "eps_step", min_val=0, include_boundaries="right")
+    eps_max = check_scalar(eps_max, "eps_max", min_val=0, include_boundaries="right")
     if eps_max < eps_step:
         raise ValueError(f"`eps_max` must be >= eps_step={eps_step!r}, got {eps_max!r}.")
     steps = eps_max / eps_step
@@ -204,7 +200,7 @@ def minimal_fgsm_perturbations(
     labels = (
         predict_labels(classifier, x, batch_size)
         if y is None
-        else label_indices(y, x.shape[0], classifier.nb_classes)
+        else check_labels(y, "y", x.shape[0], int(classifier.nb_classes))
     )
     onehot = np.eye(classifier.nb_classes, dtype=np.float32)[labels]
     attack = FastGradientMethod(

@@ -16,6 +16,8 @@ from torch import nn
 
 from ._layers import check_input_shape, check_int
 from .mobilenet import mobilenet_v2_cifar
+from .paper_srelu import srelu_paper_mnist_cnn
+from .paper_brelu_gda import paper_brelu_gda
 from .resnets import brelu_resnet, wide_resnet
 from .small import alex_like, brelu_cnn, lenet_like, mlp, srelu_cifar_cnn, srelu_mnist_cnn
 
@@ -28,9 +30,11 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "mobilenet-v2-cifar": mobilenet_v2_cifar,
     "mlp": mlp,
     "srelu-mnist-cnn": srelu_mnist_cnn,
+    "srelu-paper-mnist-cnn": srelu_paper_mnist_cnn,
     "srelu-cifar-cnn": srelu_cifar_cnn,
     "brelu-cnn": brelu_cnn,
     "brelu-resnet": brelu_resnet,
+    "brelu-gda-paper": paper_brelu_gda,
 }
 """Model name -> factory ``f(input_shape, nb_classes, **kwargs) -> nn.Module``."""
 

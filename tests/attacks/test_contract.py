@@ -287,11 +287,11 @@ def test_set_params_is_checked(classifier: Any) -> None:
 @pytest.mark.parametrize(
     ("mutate", "match"),
     [
-        (lambda x: x[:0], "non-empty"),
+        (lambda x: x[:0], "`x` is empty"),
         (lambda x: x[:, :, :4], "shape"),
         (lambda x: np.where(x > 0.5, np.nan, x).astype(np.float32), "NaN"),
         (lambda x: x + 2.0, "clip_values"),
-        (lambda x: (x * 16).astype(np.int64), "floating"),
+        (lambda x: (x * 16).astype(np.int64), "`x` must hold floating"),
     ],
 )
 def test_bad_inputs(
@@ -312,7 +312,7 @@ def test_bad_inputs(
 def test_bad_labels_and_kwargs(classifier: Any, test_batch: tuple[np.ndarray, np.ndarray]) -> None:
     x, y = test_batch
     attack = TrustRegion(classifier, verbose=False)
-    with pytest.raises(ValueError, match="y must"):
+    with pytest.raises(ValueError, match="`y` has 3 labels for"):
         attack.generate(x, y[:3])
     with pytest.raises(ValueError, match="class indices"):
         attack.generate(x, y + 10)

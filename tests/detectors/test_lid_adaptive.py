@@ -143,9 +143,9 @@ def test_bad_parameters_raise(classifier: PyTorchClassifier, data: tuple[np.ndar
         AdaptiveLIDAttack(classifier, object())  # type: ignore[arg-type]
     detector = _fitted(classifier, data)
     for kwargs, match in (
-        ({"loss": "hinge"}, "`loss` must be"),
-        ({"eps": -0.1}, "`eps` must be a positive number, got -0.1"),
-        ({"max_iter": 0}, "`max_iter` must be a positive integer"),
+        ({"loss": "hinge"}, r"`loss` == 'hinge', must be one of"),
+        ({"eps": -0.1}, r"^`eps` == -0.1, must be > 0\.$"),
+        ({"max_iter": 0}, r"`max_iter` == 0, must be >= 1"),
         ({"confidence": float("nan")}, "`confidence`"),
     ):
         with pytest.raises(ValueError, match=match):

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from art_activation_defenses.experiments import reproduce
-from art_activation_defenses.experiments.capped import SETTINGS
+from art_activation_defenses.experiments import papers, reproduce
+from art_activation_defenses.experiments.capped import SETTINGS, SPEC
+from art_activation_defenses.experiments.capped.cells import recipes
+from art_activation_defenses.experiments.protocol import VERDICTS, Run, judge_claims
+
+#: The tables rendered before the spec (tests/experiments/golden/capped.md); the others are new.
+_GOLDEN_TABLES = (
+    "fig2_accuracy", "fig4_6_robustness", "fig1_growth", "fig8_10_zero_gradient", "fig11_sensitivity",
+    "table1_advtrain",
+)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +114,127 @@ def test_resume_recomputes_nothing(quick_run: tuple[Path, dict[str, Any]]) -> No
     assert cells_after == cells_before
     assert [p.stat().st_mtime_ns for p in model_files] == mtimes
     assert _table(again, "fig4_6_robustness")["rows"] == _table(results, "fig4_6_robustness")["rows"]
+
+
+def test_tables_match_golden(quick_run: tuple[Path, dict[str, Any]], golden_diff: Any) -> None:
+    _, results = quick_run
+    old = {**results, "tables": [t for t in results["tables"] if t["name"] in _GOLDEN_TABLES]}
+    assert golden_diff("capped", old) == []
+    assert {t["name"] for t in results["tables"]} - set(_GOLDEN_TABLES) == {
+        "fig4_6_paper_protocol", "fig1_paper_protocol", "paper_setup",
+    }  # fmt: skip
+
+
+def test_paper_values_rendered(quick_run: tuple[Path, dict[str, Any]]) -> None:
+    out, results = quick_run
+    md = (out / "results.md").read_text(encoding="utf-8")
+    rows = _table(results, "table1_advtrain")["rows"]
+    relu = next(r for r in rows if (r["training"], r["beta"]) == ("none", "relu"))
+    want = papers.paper_fraction("capped", "Table 1", "Max Val. - / Adv. training none", "PGD %")
+    assert want == pytest.approx(0.0947) and relu["paper_pgd"] == want
+    assert "paper (MNIST) PGD" in md and "| 0.985 |" in md and "| 0.095 |" in md  # 98.49 %, 9.47 %
+    assert all(r["paper_clean"] is None for r in rows if r["beta"] == "0.05")  # no such row in the paper
+    setup = _table(results, "paper_setup")["rows"]
+    assert len(setup) == len(papers.records("capped")) - len(papers.records("capped", "Table 1")) == 20
+    assert "20/256" in md and "392/196/98" in md
+
+
+def test_paper_protocol_tables(quick_run: tuple[Path, dict[str, Any]]) -> None:
+    _, results = quick_run
+    cfg = SETTINGS[True]
+    proto = _table(results, "fig4_6_paper_protocol")["rows"]
+    assert len(proto) == len(cfg["archs"]) * 3 * len(cfg["init_betas"]) * len(cfg["eval_betas"])
+    for row in proto:
+        assert 0.0 <= row["robust_acc"] <= row["white_acc"] + 1e-9 <= 1.0 + 1e-9, row
+    fig1 = {(r["place"], r["beta"]): r for r in _table(results, "fig1_paper_protocol")["rows"]}
+    assert len(fig1) == 1 + len(cfg["fig1_places"]) * len(cfg["fig1_betas"])
+    # every layer capped at 0.1 shrinks the last hidden layer's distance below the uncapped net's
+    assert fig1[("all", "0.1")]["l2_3"] < fig1[("relu", "relu")]["l2_3"]
+    assert fig1[("relu", "relu")]["adv"] < fig1[("relu", "relu")]["clean"] - 0.3
+
+
+def _set(rows: list[dict[str, Any]], match: dict[str, Any], **values: Any) -> None:
+    hits = [r for r in rows if all(r.get(k) == v for k, v in match.items())]
+    assert hits, match
+    for r in hits:
+        r.update(values)
+
+
+def _t1(training: str, key: str, adaptive: str) -> tuple[Callable[..., None], Callable[..., None]]:
+    def passing(d: dict[str, Any]) -> None:
+        _set(d["advtrain"], {"training": training, "beta": "relu"}, **{key: 0.0, adaptive: 0.0})
+        _set(d["advtrain"], {"training": training, "beta": "0.05"}, **{key: 1.0, adaptive: 1.0})
+
+    def failing(d: dict[str, Any]) -> None:
+        _set(d["advtrain"], {"training": training, "beta": "0.05"}, **{key: 0.0})
+
+    return passing, failing
+
+
+def _ranks(arch: str, ranks: dict[str, float]) -> tuple[Callable[..., None], Callable[..., None]]:
+    def put(d: dict[str, Any], sign: float) -> None:
+        for place, v in ranks.items():
+            value = v if sign > 0 else 1.0 - v
+            _set(d["protocol"], {"arch": arch, "place": place}, white_acc=value, robust_acc=value)
+
+    return (lambda d: put(d, 1.0)), (lambda d: put(d, -1.0))
+
+
+def _general(place: str, beta: str, **values: Any) -> Callable[..., None]:
+    return lambda d: _set(d["models"], {"arch": "general", "place": place, "beta": beta}, **values)
+
+
+def _fig1_pass(d: dict[str, Any]) -> None:
+    _set(d["fig1"], {"place": "all", "beta": "0.1"}, l2=[0.0] * 5)
+    _set(d["models"], {"arch": "general", "place": "both", "beta": "0.05"}, growth={"l2_growth": [0.0] * 4})
+
+
+def _fig1_fail(d: dict[str, Any]) -> None:
+    relu = next(r for r in d["fig1"] if r["place"] == "relu")
+    _set(d["fig1"], {"place": "all", "beta": "0.1"}, l2=list(relu["l2"]))
+
+
+#: Claim id -> (mutation that must make it "reproduced", mutation that must make it "not reproduced").
+_MUTATIONS: dict[str, tuple[Callable[..., None], Callable[..., None]]] = {
+    "fig1-growth": (_fig1_pass, _fig1_fail),
+    "fig2-underfit": (_general("both", "0.05", clean=0.0), _general("both", "0.05", clean=1.0)),
+    "fig2-all-below-single": (_general("both", "0.05", clean=0.0), _general("both", "0.05", clean=1.0)),
+    "fig4-general-hl2": _ranks("general", {"hl2": 1.0, "hl1": 0.5, "both": 0.0}),
+    "fig5-reversed-bottleneck": _ranks("reversed", {"both": 1.0, "hl1": 0.5, "hl2": 0.0}),
+    "fig6-equal-deep": _ranks("equal", {"hl2": 1.0, "hl1": 0.0}),
+    "table1-cap-pgd": _t1("none", "pgd_white_box", "pgd_worst"),
+    "table1-advtrain-cap": _t1("pgd", "pgd_white_box", "pgd_worst"),
+    "table1-cw": _t1("none", "cw_acc", "cw_bpda_acc"),
+    "fig11-sensitivity": (
+        _general("both", "0.05", sens=0.0, sens_bpda=0.0), _general("both", "0.05", sens=1e9, sens_bpda=1e9)
+    ),
+}
+
+
+def test_claims_judged_from_cells(quick_run: tuple[Path, dict[str, Any]]) -> None:
+    out, results = quick_run
+    ledger = {c["id"]: c for c in results["claims"]}
+    assert set(ledger) == set(_MUTATIONS) and (out / "claims.md").is_file()
+    assert all(c["verdict"] in VERDICTS and c["verdict"] != "not run" for c in ledger.values())
+    assert SPEC.claims is not None
+    for claim_id, (passing, failing) in _MUTATIONS.items():
+        for mutate, verdict in ((passing, "reproduced"), (failing, "not reproduced")):
+            data = copy.deepcopy(results)
+            mutate(data)
+            judged = {c["id"]: c for c in judge_claims(SPEC.claims(data), data)}[claim_id]
+            assert judged["verdict"] == verdict, (claim_id, judged)
+
+
+def test_full_settings_construct() -> None:
+    """The full (MNIST) spec builds its model recipes and cells without running them."""
+    cfg = dict(SETTINGS[False])
+    run = Run(ctx=SimpleNamespace(seed=0, quick=False), cfg=cfg)  # type: ignore[arg-type]
+    models = recipes(run)
+    t1 = [r.settings for r in models.values() if r.settings["adv_epochs"]]
+    assert len(t1) == 2 * len(cfg["adv_betas"])  # FGSM and PGD fine-tuned, after 20 clean epochs
+    assert all(s["clean_epochs"] == 20 and s["adv_epochs"] == 10 for s in t1)
+    assert {tuple(s["caps"]) for s in t1} == {(None, None), (None, 1.0), (None, 0.1), (None, 0.01)}  # HL2
+    assert sum(r.settings["hidden"] == [392, 196, 98] for r in models.values()) == 21
+    cells = {step.name: step.cells(run) for step in SPEC.steps}
+    assert len(cells["protocol"]) == 3 * 3 * 3 * 15 and len(cells["fig1"]) == 21
+    assert len(cells["advtrain"]) == 12 and len(cells["models"]) == 3 * (1 + 3 * 5)

@@ -33,7 +33,7 @@ def test_sensitivity_map_closed_form(make_linear: LinearFactory, rng: np.random.
     np.testing.assert_array_equal(x, x_before)
     one_hot_maps, _ = sensitivity_map(classifier, x, np.eye(4)[y])
     np.testing.assert_array_equal(one_hot_maps, maps)
-    with pytest.raises(ValueError, match="`y` must hold 20 labels"):
+    with pytest.raises(ValueError, match="`y` has 5 labels for 20 samples"):
         sensitivity_map(classifier, x, y[:5])
 
 

@@ -19,7 +19,7 @@ def _save(fig: Any, out: Path, name: str) -> str:
 def render(results: dict[str, Any], out_dir: str | Path) -> list[dict[str, str]]:
     """Draw Figure 1 (minimal perturbations), Figure 2 (toy study) and Figure 3 (FGSM vs ε).
 
-    :param results: The stored ``results.json`` of :func:`~art_activation_defenses.experiments.brelu_gda.run`.
+    :param results: The stored ``results.json`` of the ``brelu-gda`` reproduction.
     :param out_dir: Output folder.
     :return: ``[{"file", "caption"}]`` of the figures written.
     """

@@ -1,8 +1,12 @@
-"""``tune_kappa``: curve shape, the choice respects the accuracy budget, state restored, bad input."""
+"""``evaluation.tune_kappa``: curve shape, the choice respects the accuracy budget, state restored, bad
+input, the numbers of the former ``defences.tune_kappa`` and its deprecated alias."""
 
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +16,7 @@ import torch
 
 from art_activation_defenses import RetrofitClassifier
 from art_activation_defenses.attacks import DeepFool
-from art_activation_defenses.defences import plot_tradeoff, tune_kappa
+from art_activation_defenses.evaluation import plot_tradeoff, tune_kappa
 
 Digits = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
@@ -156,3 +160,89 @@ def test_budget_excludes_the_values_that_cost_accuracy(digits: Digits, tiny_mode
     assert res["chosen"] in (0.0, 0.5)
     assert res["rho"][values.index(res["chosen"])] == max(res["rho"][:2])
     assert max(res["rho"][2:]) > max(res["rho"][:2]), res["rho"]
+
+
+# Computed with the former ``defences.tuning.tune_kappa`` (its own ρ, fool rate and gradient save/
+# restore) before the move to ``metrics`` / ``gradient_mode``: a weak one-step DeepFool, so the fool
+# rate is below 1, an inadmissible value and masking flags appear; capped ReLU gives NaN and 0.
+_PINNED = {
+    "jumprelu": {
+        "accuracy": [0.95, 0.93, 0.78],
+        "rho": [0.11584473131658335, 0.1670663483890024, 0.4919833157754272],
+        "fool_rate": [0.8421052631578947, 0.978494623655914, 0.9871794871794872],
+        "rho_bpda": [0.11584473131658335, 0.14582571429188837, 0.15874171583230703],
+        "fool_rate_bpda": [0.8421052631578947, 0.7419354838709677, 0.28205128205128205],
+        "admissible": [True, True, False],
+        "masking_flag": [False, True, True],
+        "chosen": 1.0,
+    },
+    "capped": {
+        "accuracy": [0.984375, 0.203125],
+        "rho": [0.10184676764237453, 0.2858312334330507],
+        "fool_rate": [0.8095238095238095, 0.15384615384615385],
+        "rho_bpda": [0.10184676764237453, math.nan],
+        "fool_rate_bpda": [0.8095238095238095, 0.0],
+        "admissible": [True, False],
+        "masking_flag": [False, False],
+        "chosen": math.inf,
+    },
+}
+
+
+def _weak_deepfool(c: RetrofitClassifier) -> DeepFool:
+    return DeepFool(
+        c, norm=2, max_iter=1, refine_steps=0, projection_steps=0, surrogate_search=False, overshoot=0.0,
+        verbose=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("activation", ["jumprelu", "capped"])
+def test_numbers_of_the_former_implementation(
+    activation: str, digits: Digits, tiny_model: torch.nn.Module
+) -> None:
+    n, values = (100, [0.0, 1.0, 3.0]) if activation == "jumprelu" else (64, [math.inf, 0.5])
+    res = tune_kappa(
+        _retrofit(tiny_model, activation), digits[2][:n], digits[3][:n], values, attack=_weak_deepfool,
+        max_accuracy_drop=0.05, verbose=False,
+    )  # fmt: skip
+    pinned = _PINNED[activation]
+    for key in ("accuracy", "rho", "fool_rate", "rho_bpda", "fool_rate_bpda"):
+        assert res[key] == pytest.approx(pinned[key], rel=1e-9, nan_ok=True), key
+    for key in ("admissible", "masking_flag", "chosen"):
+        assert res[key] == pinned[key], key
+
+
+def test_deprecated_aliases_warn_once_and_are_the_same_function(monkeypatch: pytest.MonkeyPatch) -> None:
+    import art_activation_defenses.defences as defences
+    import art_activation_defenses.defences.tuning as old_tuning
+    from art_activation_defenses import evaluation
+
+    aliases = ((defences, "tune_kappa"), (defences, "plot_tradeoff"), (old_tuning, "masking_flags"))
+    for module, name in aliases:
+        monkeypatch.delitem(vars(module), name, raising=False)  # forget an earlier access's cache
+        with pytest.warns(DeprecationWarning, match=f"art_activation_defenses.evaluation.*{name}"):
+            alias = getattr(module, name)
+        assert alias is getattr(evaluation, name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert getattr(module, name) is alias  # once: later accesses are silent
+        monkeypatch.delitem(vars(module), name)
+    monkeypatch.delitem(vars(old_tuning), "tune_kappa", raising=False)
+    with pytest.warns(DeprecationWarning, match="defences.tuning.tune_kappa"):
+        assert old_tuning.tune_kappa is tune_kappa
+    with pytest.raises(AttributeError):
+        defences.no_such_name  # noqa: B018
+
+
+def test_importing_defences_does_not_import_evaluation() -> None:
+    code = (
+        "import sys, warnings; warnings.simplefilter('error', DeprecationWarning); "
+        "import art_activation_defenses.defences as d; "
+        "assert not [m for m in sys.modules if m.startswith('art_activation_defenses.evaluation')]; "
+        "import art_activation_defenses.metrics; "
+        "assert not [m for m in sys.modules if m.startswith('art_activation_defenses.evaluation')]; "
+        "from art_activation_defenses.defences import *; "  # the aliases are not in __all__: no warning
+        "import art_activation_defenses as a; from art_activation_defenses.evaluation import tune_kappa; "
+        "assert a.tune_kappa is tune_kappa"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -16,14 +16,10 @@ _NAMES = {
 }  # fmt: skip
 
 
-def _save(fig: Any, out: Path, name: str) -> str:
-    return save_figure(fig, out, name)
-
-
 def render(results: dict[str, Any], out_dir: str | Path) -> list[dict[str, str]]:
     """Draw Figures 2-3, 5-6, 7, 8 and 9 as PNGs into ``out_dir``.
 
-    :param results: The stored ``results.json`` of :func:`~art_activation_defenses.experiments.srelu.run`.
+    :param results: The stored ``results.json`` of the reproduction.
     :param out_dir: Output folder.
     :return: ``[{"file", "caption"}]`` of the figures written.
     """
@@ -53,7 +49,7 @@ def render(results: dict[str, Any], out_dir: str | Path) -> list[dict[str, str]]
     axes.flat[0].legend(fontsize=7)
     figures.append(
         {
-            "file": _save(fig, out, "fig2_3_accuracy_vs_eps.png"),
+            "file": save_figure(fig, out, "fig2_3_accuracy_vs_eps.png"),
             "caption": "Figures 2-3: accuracy vs ε per attack and slope α; the last panels are the adaptive "
             "attacks (margin loss, BPDA, transfer).",
         }
@@ -83,7 +79,7 @@ def render(results: dict[str, Any], out_dir: str | Path) -> list[dict[str, str]]
     ax2.legend(fontsize=6)
     figures.append(
         {
-            "file": _save(fig, out, "fig5_6_targeted.png"),
+            "file": save_figure(fig, out, "fig5_6_targeted.png"),
             "caption": "Figures 5-6: targeted FGSM hit rate (dashed: logit-margin loss) "
             "and per target class.",
         }
@@ -105,7 +101,7 @@ def render(results: dict[str, Any], out_dir: str | Path) -> list[dict[str, str]]
         ax.grid(alpha=0.3)
     figures.append(
         {
-            "file": _save(fig, out, "fig7_scaling.png"),
+            "file": save_figure(fig, out, "fig7_scaling.png"),
             "caption": "Figure 7: FGSM accuracy of the ReLU model fed s·x, without and with "
             "clipping to [0, 1] "
             "(dashed: logit-margin FGSM).",
@@ -127,7 +123,7 @@ def render(results: dict[str, Any], out_dir: str | Path) -> list[dict[str, str]]
     ax.grid(alpha=0.3)
     figures.append(
         {
-            "file": _save(fig, out, "fig8_surrogate.png"),
+            "file": save_figure(fig, out, "fig8_surrogate.png"),
             "caption": "Figure 8: PGD crafted on a surrogate trained to match the defended logits, "
             "evaluated on the defended model (dotted: white-box PGD on it).",
         }
@@ -141,7 +137,7 @@ def render(results: dict[str, Any], out_dir: str | Path) -> list[dict[str, str]]
         ax.set(title=f"α={t['alpha']:g} (sil. {t['silhouette_tsne']:.2f})", xticks=[], yticks=[])
     figures.append(
         {
-            "file": _save(fig, out, "fig9_tsne.png"),
+            "file": save_figure(fig, out, "fig9_tsne.png"),
             "caption": f"Figure 9: t-SNE of the last hidden layer for α ∈ {alphas}, coloured by true label.",
         }
     )
