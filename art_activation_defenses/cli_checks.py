@@ -1,7 +1,7 @@
 """The command line's checks, run before any work: arguments are checked in the command line's
 own terms (flags, not Python argument names), what a checkpoint records fills the flags left out,
-and torch's thread count is set. Library errors that still come through are rewritten to name
-the flags (:func:`speak_cli`)."""
+``--device`` is resolved and torch's thread count is set. Library errors that still come through are
+rewritten to name the flags (:func:`speak_cli`)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import os
 import re
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping
 from pathlib import Path
+
+from art_activation_defenses.cli_types import Grid
 
 __all__ = ["UsageError", "prepare", "reproduce_out", "speak_cli"]
 
@@ -27,10 +29,12 @@ def reproduce_out(args: argparse.Namespace) -> str:
 
 def prepare(args: argparse.Namespace) -> None:
     """Check ``args`` in the command line's terms before any work runs, fill what the checkpoint
-    records (``--model``, ``--dataset``, ``--model-kwargs``) and set torch's thread count.
+    records (``--model``, ``--dataset``, ``--model-kwargs``), resolve ``--device`` and set torch's
+    thread count.
 
     :raises UsageError: An argument that cannot work (one line).
     """
+    _check_device(args)
     _check_eps(args)
     _check_out(args)
     if args.command in ("evaluate", "tune", "detect"):
@@ -41,7 +45,19 @@ def prepare(args: argparse.Namespace) -> None:
         _check_defence(args)
     if args.command == "tune":
         _check_tune(args)
+    if args.command == "demo":
+        _check_demo(args)
     _set_threads(args)
+
+
+def _check_device(args: argparse.Namespace) -> None:
+    """``--device`` as the resolved device's name (``auto`` -> ``cuda`` or ``cpu``), checked once here."""
+    from art_activation_defenses._device import resolve_device
+
+    try:
+        args.device = str(resolve_device(args.device))
+    except ValueError as err:
+        raise UsageError(str(err).replace("`device` ==", "--device", 1)) from None
 
 
 def _check_out(args: argparse.Namespace) -> None:
@@ -112,9 +128,9 @@ def _param_names(activation: str) -> tuple[tuple[str, ...], dict[str, float]]:
     return cls.param_names, defaults
 
 
-def _check_param_names(activation: str, params: Sequence[tuple[str, float]]) -> tuple[str, ...]:
+def _check_param_names(activation: str, params: Mapping[str, float]) -> tuple[str, ...]:
     names, _ = _param_names(activation)
-    unknown = sorted({k for k, _ in params} - set(names))
+    unknown = sorted(set(params) - set(names))
     if unknown:
         raise UsageError(
             f"--param {unknown[0]}=...: activation {activation!r} has no parameter {unknown[0]!r}; "
@@ -124,22 +140,24 @@ def _check_param_names(activation: str, params: Sequence[tuple[str, float]]) -> 
 
 
 def _check_train(args: argparse.Namespace) -> None:
-    if args.param and args.activation is None:
+    params = args.activation_params
+    if params and args.activation is None:
         raise UsageError(
-            f"--param {args.param[0][0]}=... needs --activation (e.g. --activation brelu --param t=1); "
+            f"--param {next(iter(params))}=... needs --activation (e.g. --activation brelu --param t=1); "
             "without it the model trains with plain ReLU and the parameter would be ignored"
         )
     if args.activation is not None:
-        _check_param_names(args.activation, args.param)
+        _check_param_names(args.activation, params)
 
 
 def _check_defence(args: argparse.Namespace) -> None:
-    """Refuse a defence left at its no-op (ReLU) value; warn loudly when it is set there explicitly."""
+    """Check the ``--param`` names (the one check of the κ path, in flag terms); refuse a defence left
+    at its no-op (ReLU) value; warn loudly when it is set there explicitly."""
     from art_activation_defenses.defences import NEUTRAL_VALUES
 
-    names = _check_param_names(args.activation, args.param)
+    given = args.activation_params
+    names = _check_param_names(args.activation, given)
     _, defaults = _param_names(args.activation)
-    given = dict(args.param)
     main_name = names[0]
     value = given.get(main_name, defaults.get(main_name))
     neutral = NEUTRAL_VALUES.get(main_name)
@@ -160,16 +178,51 @@ def _check_defence(args: argparse.Namespace) -> None:
             f"note: --param {main_name} not given; using {args.activation}'s default {main_name}={value:g}",
             file=sys.stderr,
         )
-        args.param = [*args.param, (main_name, value)]
+        args.activation_params = {**given, main_name: value}
 
 
 def _check_tune(args: argparse.Namespace) -> None:
+    """``--values [NAME=]...`` (or the deprecated ``--param-name``) names one parameter of the activation,
+    and ``--param`` fixes only the others."""
+    grid: Grid = args.grid
+    if args.param_name is not None:
+        if grid.name is not None and grid.name != args.param_name:
+            raise UsageError(
+                f"--param-name {args.param_name} and --values {grid.name}=... name different parameters; "
+                f"give only --values NAME=V1,V2,..."
+            )
+        grid = Grid(args.param_name, grid.values)
     names, _ = _param_names(args.activation)
-    if args.param_name is not None and args.param_name not in names:
+    name = grid.name or names[0]
+    if name not in names:
         raise UsageError(
-            f"--param-name {args.param_name!r}: activation {args.activation!r} has the parameter(s) "
-            f"{', '.join(names)}"
+            f"--values {name}=...: activation {args.activation!r} has no parameter {name!r}; it takes "
+            f"{', '.join(names)} (e.g. --values {names[0]}=0,0.5,1)"
         )
+    _check_param_names(args.activation, args.activation_params)
+    if name in args.activation_params:
+        raise UsageError(f"--param {name}=... fixes the parameter that --values tunes; give it in --values")
+    args.grid = Grid(name, grid.values)
+
+
+def _check_demo(args: argparse.Namespace) -> None:
+    """The demo's kappa grid: ``--values [kappa=]...``, one ``--param kappa=V``, or the deprecated
+    ``--kappas``; the result is ``args.kappas`` (``None``: the dataset's default grid)."""
+    grid: Grid | None = args.grid
+    if args.kappas is not None:
+        if grid is not None:
+            raise UsageError("--kappas and --values both give the kappa grid; give only --values kappa=...")
+        grid = Grid(None, args.kappas)
+    params = args.activation_params
+    for flag, name in [("--param", n) for n in params] + [("--values", grid.name if grid else None)]:
+        if name not in (None, "kappa"):
+            raise UsageError(f"{flag} {name}=...: the demo's JumpReLU has the one parameter kappa")
+    if params and grid is not None:
+        raise UsageError(
+            "--param kappa=... and --values both give the demo's kappa: one value with --param or a grid "
+            "with --values"
+        )
+    args.kappas = (params["kappa"],) if params else (grid.values if grid is not None else None)
 
 
 def _check_eps(args: argparse.Namespace) -> None:
@@ -198,7 +251,10 @@ _PYTHON_TO_FLAG = {
     "limit": "--n-eval",
     "x_val": "--n-eval",
 }
-_PER_COMMAND = {"tune": {"kappas": "--values", "param": "--param-name"}, "demo": {"kappas": "--kappas"}}
+_PER_COMMAND = {
+    "tune": {"kappas": "--values", "values": "--values", "param": "--values"},
+    "demo": {"kappas": "--values"},
+}
 
 
 def _flags(parser: argparse.ArgumentParser) -> dict[str, str]:

@@ -23,6 +23,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from art_activation_defenses._validation import check_choice, check_scalar
+
 __all__ = [
     "DATASETS",
     "DatasetNotFoundError",
@@ -122,8 +124,8 @@ def load_dataset(
     """
     name = _check_name(name)
     split = _check_split(split)
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ValueError(f"limit must be a positive int or None, got {limit!r}")
+    if limit is not None:
+        limit = check_scalar(limit, "limit", "int", min_val=1)
     if name == "digits":
         x, y = _load_digits(split)
     elif name == "cifar10":
@@ -156,8 +158,8 @@ def cifar10_exact_mask(
     :raises DatasetNotFoundError: No ``.npz`` chunks found (the pickle layout has no such flag).
     """
     split = _check_split(split)
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ValueError(f"limit must be a positive int or None, got {limit!r}")
+    if limit is not None:
+        limit = check_scalar(limit, "limit", "int", min_val=1)
     dirs = _candidate_dirs(_roots(root), _CIFAR_SUBDIRS)
     files = _find_all(dirs, _CIFAR_NPZ[split])
     if files is None:
@@ -183,16 +185,12 @@ def cifar10_exact_mask(
 
 def _check_name(name: str) -> str:
     if not isinstance(name, str) or name.lower() not in DATASETS:
-        raise ValueError(f"name must be one of {', '.join(DATASETS)}; got {name!r}")
+        raise ValueError(f"`name` must be one of {', '.join(DATASETS)}; got {name!r}.")
     return name.lower()
 
 
 def _check_split(split: str) -> Literal["train", "test"]:
-    if split == "train":
-        return "train"
-    if split == "test":
-        return "test"
-    raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    return check_choice(split, "split", ("train", "test"))  # type: ignore[no-any-return]
 
 
 def _roots(root: str | os.PathLike[str] | None) -> list[Path]:

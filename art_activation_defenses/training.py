@@ -7,7 +7,6 @@ Checkpoints hold only a ``state_dict`` and plain-type metadata, and are read wit
 from __future__ import annotations
 
 import logging
-import math
 import os
 import random
 import re
@@ -21,6 +20,9 @@ import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
+
+from art_activation_defenses._device import Device, device_of, resolve_device
+from art_activation_defenses._validation import check_array, check_choice, check_scalar
 
 __all__ = [
     "default_threads",
@@ -63,7 +65,7 @@ def set_seed(seed: int) -> None:
 
     :param seed: A non-negative int.
     """
-    seed = _check_int("seed", seed, 0)
+    seed = check_scalar(seed, "seed", "int", min_val=0)
     random.seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002 - seeding the legacy global generator is the point
     torch.manual_seed(seed)
@@ -81,7 +83,7 @@ def fit(
     momentum: float = 0.9,
     weight_decay: float = 0.0,
     seed: int = 0,
-    device: str | torch.device | None = None,
+    device: Device = None,
     verbose: bool = True,
     x_val: np.ndarray | None = None,
     y_val: np.ndarray | None = None,
@@ -103,7 +105,8 @@ def fit(
     :param momentum: SGD momentum in [0, 1). Default 0.9; ignored by Adam.
     :param weight_decay: L2 weight decay (>= 0). Default 0.
     :param seed: Seed for shuffling and dropout (>= 0). Default 0.
-    :param device: Where to train; the model is moved there. Default: the model's device.
+    :param device: Where to train (``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"``); the model is moved
+        there. Default ``None``: where the model already is. CUDA without a GPU is a ``ValueError``.
     :param verbose: Show tqdm progress bars. Default True.
     :param x_val: Optional validation inputs; accuracy is recorded after each epoch.
     :param y_val: Labels for ``x_val`` (give both or neither).
@@ -115,16 +118,13 @@ def fit(
     """
     _check_module(model)
     x_np, y_np = _check_xy(x, y)
-    epochs = _check_int("epochs", epochs, 1)
-    batch_size = _check_int("batch_size", batch_size, 1)
-    seed = _check_int("seed", seed, 0)
-    lr = _check_float("lr", lr, positive=True)
-    weight_decay = _check_float("weight_decay", weight_decay)
-    momentum = _check_float("momentum", momentum)
-    if momentum >= 1.0:
-        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
-    if optimizer not in ("adam", "sgd"):
-        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    epochs = check_scalar(epochs, "epochs", "int", min_val=1)
+    batch_size = check_scalar(batch_size, "batch_size", "int", min_val=1)
+    seed = check_scalar(seed, "seed", "int", min_val=0)
+    lr = check_scalar(lr, "lr", min_val=0, include_boundaries="right")
+    weight_decay = check_scalar(weight_decay, "weight_decay", min_val=0)
+    momentum = check_scalar(momentum, "momentum", min_val=0, max_val=1, include_boundaries="left")
+    check_choice(optimizer, "optimizer", ("adam", "sgd"))
     if (x_val is None) != (y_val is None):
         raise ValueError("x_val and y_val must be given together (got only one of them)")
     val = _check_xy(x_val, y_val, "x_val", "y_val") if x_val is not None and y_val is not None else None
@@ -154,7 +154,9 @@ def fit(
     n_batches = len(bounds) - 1
     history: dict[str, Any] = {"loss": [], "accuracy": [], "val_accuracy": [], "seconds": []}
     gen = torch.Generator().manual_seed(seed)
-    fork_devices = [dev.index or 0] if dev.type == "cuda" else []
+    fork_devices = []
+    if dev.type == "cuda":
+        fork_devices = [torch.cuda.current_device() if dev.index is None else dev.index]
     bar = tqdm(total=epochs * n_batches, desc="training", unit="batch", mininterval=1.0, disable=not verbose)
     with torch.random.fork_rng(devices=fork_devices):
         torch.manual_seed(seed)
@@ -163,7 +165,10 @@ def fit(
             start = time.perf_counter()
             model.train()
             order = torch.randperm(n, generator=gen)
-            total_loss, correct, seen = 0.0, 0, 0
+            # summed on the device (float64, int64: the same numbers as Python floats), read once per epoch
+            loss_sum = torch.zeros((), dtype=torch.float64, device=dev)
+            correct_sum = torch.zeros((), dtype=torch.int64, device=dev)
+            seen = 0
             for b in range(n_batches):
                 idx = order[bounds[b] : bounds[b + 1]]
                 xb, yb = x_t[idx].to(dev), y_t[idx].to(dev)
@@ -174,10 +179,11 @@ def fit(
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                total_loss += float(loss.detach()) * len(yb)
-                correct += int((logits.detach().argmax(1) == yb).sum())
+                loss_sum += loss.detach().double() * len(yb)
+                correct_sum += (logits.detach().argmax(1) == yb).sum()
                 seen += len(yb)
                 bar.update(1)
+            total_loss, correct = float(loss_sum), int(correct_sum)
             bar.set_postfix(
                 epoch=f"{epoch + 1}/{epochs}", loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}"
             )
@@ -206,7 +212,7 @@ def evaluate(
     y: np.ndarray,
     *,
     batch_size: int = 512,
-    device: str | torch.device | None = None,
+    device: Device = None,
 ) -> float:
     """Top-1 accuracy of ``model`` on ``(x, y)``, in eval mode; the training flag is restored.
 
@@ -214,30 +220,32 @@ def evaluate(
     :param x: Inputs of shape ``(n, ...)``.
     :param y: Integer labels of shape ``(n,)``.
     :param batch_size: Inference batch size. Default 512.
-    :param device: Where to run; the model is moved there. Default: the model's device.
+    :param device: Where to run (``"auto"``, ``"cpu"``, ``"cuda:N"``...); the model is moved there.
+        Default ``None``: where the model already is.
     :return: Accuracy in [0, 1].
     """
     _check_module(model)
     x_np, y_np = _check_xy(x, y)
-    batch_size = _check_int("batch_size", batch_size, 1)
+    batch_size = check_scalar(batch_size, "batch_size", "int", min_val=1)
     dev = _device(model, device)
     model.to(dev)
     return _accuracy(model, x_np, y_np, batch_size, dev)
 
 
 def predict_logits(
-    model: nn.Module, x: np.ndarray, *, batch_size: int = 512, device: str | torch.device | None = None
+    model: nn.Module, x: np.ndarray, *, batch_size: int = 512, device: Device = None
 ) -> np.ndarray:
     """Logits of ``model`` on ``x`` as a float32 array ``(n, k)``, in eval mode under ``no_grad``.
 
     :param model: Module returning logits.
     :param x: Inputs of shape ``(n, ...)``; not modified.
     :param batch_size: Inference batch size. Default 512.
-    :param device: Where to run; the model is moved there. Default: the model's device.
+    :param device: Where to run (``"auto"``, ``"cpu"``, ``"cuda:N"``...); the model is moved there.
+        Default ``None``: where the model already is.
     """
     _check_module(model)
     x_np = _check_x(x)
-    batch_size = _check_int("batch_size", batch_size, 1)
+    batch_size = check_scalar(batch_size, "batch_size", "int", min_val=1)
     dev = _device(model, device)
     model.to(dev)
     return _logits(model, x_np, batch_size, dev).numpy()
@@ -407,14 +415,9 @@ def _apply_augment(augment: Augment, xb: torch.Tensor, yb: torch.Tensor) -> tupl
     return xa, ya
 
 
-def _device(model: nn.Module, device: str | torch.device | None) -> torch.device:
-    if device is not None:
-        try:
-            return torch.device(device)
-        except (RuntimeError, TypeError) as err:
-            raise ValueError(f"device must be a torch device or name, got {device!r}") from err
-    param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")
+def _device(model: nn.Module, device: Device) -> torch.device:
+    """``device`` resolved (``"auto"``, ``"cpu"``, ``"cuda:N"``...); ``None``: where the model is."""
+    return device_of(model) if device is None else resolve_device(device)
 
 
 def _check_module(model: object) -> None:
@@ -423,14 +426,8 @@ def _check_module(model: object) -> None:
 
 
 def _check_x(x: object, name: str = "x") -> np.ndarray:
-    if not isinstance(x, np.ndarray):
-        raise ValueError(f"{name} must be a numpy array, got {type(x).__name__}")
-    if x.ndim < 2 or len(x) == 0:
-        raise ValueError(f"{name} must be a non-empty array of shape (n, ...), got shape {x.shape}")
-    if not np.issubdtype(x.dtype, np.floating):
-        raise ValueError(f"{name} must have a floating dtype, got {x.dtype}")
-    if not np.isfinite(x).all():
-        raise ValueError(f"{name} contains NaN or inf values")
+    check_array(x, name, ndim_min=2)
+    assert isinstance(x, np.ndarray)
     # May share memory with ``x`` (float32, contiguous); nothing in this module writes to it.
     return np.ascontiguousarray(x, dtype=np.float32) if x.flags.writeable else np.array(x, dtype=np.float32)
 
@@ -438,31 +435,14 @@ def _check_x(x: object, name: str = "x") -> np.ndarray:
 def _check_xy(x: object, y: object, xname: str = "x", yname: str = "y") -> tuple[np.ndarray, np.ndarray]:
     x_np = _check_x(x, xname)
     if not isinstance(y, np.ndarray):
-        raise ValueError(f"{yname} must be a numpy array, got {type(y).__name__}")
+        raise ValueError(f"`{yname}` must be a numpy array, got {type(y).__name__}")
     if y.ndim != 1 or len(y) != len(x_np):
-        raise ValueError(f"{yname} must have shape ({len(x_np)},) to match {xname}, got {y.shape}")
+        raise ValueError(f"`{yname}` must have shape ({len(x_np)},) to match `{xname}`, got {y.shape}")
     if not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"{yname} must hold integer class labels, got dtype {y.dtype}")
+        raise ValueError(f"`{yname}` must hold integer class labels, got dtype {y.dtype}")
     if int(y.min()) < 0:
-        raise ValueError(f"{yname} must hold non-negative class labels, got minimum {int(y.min())}")
+        raise ValueError(f"`{yname}` must hold non-negative class labels, got minimum {int(y.min())}")
     return x_np, y.astype(np.int64)
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_float(name: str, value: object, *, positive: bool = False) -> float:
-    ok = (
-        isinstance(value, (int, float, np.floating))
-        and not isinstance(value, bool)
-        and math.isfinite(float(value))
-    )
-    if not ok or float(value) < 0 or (positive and float(value) == 0):  # type: ignore[arg-type]
-        raise ValueError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {value!r}")
-    return float(value)  # type: ignore[arg-type]
 
 
 def _check_plain(name: str, value: object) -> None:

@@ -197,10 +197,10 @@ X_NAN[0, 0, 0, 0] = np.nan
 @pytest.mark.parametrize(
     ("x", "y", "kwargs", "match"),
     [
-        (X, Y[:3], {}, r"y must have shape \(4,\)"),
-        (X[:0], Y[:0], {}, "non-empty"),
+        (X, Y[:3], {}, r"`y` must have shape \(4,\)"),
+        (X[:0], Y[:0], {}, "`x` is empty"),
         (X_NAN, Y, {}, "NaN"),
-        (X.astype(np.int64), Y, {}, "floating dtype"),
+        (X.astype(np.int64), Y, {}, "`x` must hold floating-point"),
         (X, Y.astype(np.float32), {}, "integer"),
         (X, Y - 1, {}, "non-negative"),
         (X, Y + 10, {}, "labels up to 10"),

@@ -12,7 +12,13 @@ import numpy as np
 import torch
 from art.estimators.classification import PyTorchClassifier
 
-from art_activation_defenses._validation import check_in_clip, check_model_dtype
+from art_activation_defenses._validation import (
+    check_array,
+    check_in_clip,
+    check_labels,
+    check_model_dtype,
+    check_scalar,
+)
 
 __all__ = [
     "check_classifier",
@@ -20,6 +26,7 @@ __all__ = [
     "check_float",
     "check_int",
     "ensure_optimizer",
+    "fit_sizes",
     "seeded",
 ]
 
@@ -48,10 +55,10 @@ def check_classifier(classifier: Any, *, framework_preprocessing: bool = False) 
 
 
 def check_int(name: str, value: Any, minimum: int) -> int:
-    """An integer ``>= minimum`` (bools refused)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
+    """Deprecated spelling of ``check_scalar(value, name, "int", min_val=minimum)``, kept only for
+    ``defences/tuning.py`` until it moves to ``evaluation/``; new code calls
+    :func:`~art_activation_defenses._validation.check_scalar`."""
+    return int(check_scalar(value, name, "int", min_val=minimum))
 
 
 def check_float(
@@ -63,21 +70,29 @@ def check_float(
     high: float = math.inf,
     high_strict: bool = False,
 ) -> float:
-    """A finite real in ``(low, high]``; the low end is closed when not ``strict``, the high end
-    open when ``high_strict``."""
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if ok:
-        v = float(value)
-        ok = (
-            math.isfinite(v)
-            and (v > low if strict else v >= low)
-            and (v < high if high_strict else v <= high)
+    """Deprecated spelling of :func:`~art_activation_defenses._validation.check_scalar` for a real in
+    ``(low, high]`` (``[low`` when not ``strict``, ``high)`` when ``high_strict``), kept only for
+    ``defences/tuning.py`` until it moves to ``evaluation/``."""
+    bounds = {(True, False): "right", (False, False): "both", (True, True): "neither", (False, True): "left"}
+    return float(
+        check_scalar(
+            value,
+            name,
+            min_val=low,
+            max_val=None if math.isinf(high) else high,
+            include_boundaries=bounds[(strict, high_strict)],  # type: ignore[arg-type]
         )
-    if not ok:
-        lo = "(" if strict else "["
-        hi = ")" if high_strict or math.isinf(high) else "]"
-        raise ValueError(f"`{name}` must be a finite number in {lo}{low:g}, {high:g}{hi}, got {value!r}.")
-    return float(value)
+    )
+
+
+def fit_sizes(
+    nb_epochs: int | None, batch_size: int | None, default_epochs: int, default_batch_size: int
+) -> tuple[int, int]:
+    """A trainer's ``fit(nb_epochs=..., batch_size=...)``: the given values, checked, else its defaults."""
+    epochs = default_epochs if nb_epochs is None else check_scalar(nb_epochs, "nb_epochs", "int", min_val=1)
+    if batch_size is None:
+        return epochs, default_batch_size
+    return epochs, check_scalar(batch_size, "batch_size", "int", min_val=1)
 
 
 def check_data(classifier: PyTorchClassifier, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -88,31 +103,11 @@ def check_data(classifier: PyTorchClassifier, x: Any, y: Any) -> tuple[np.ndarra
     :param x: Inputs of shape ``(n, *input_shape)``, finite, within the classifier's clip_values.
     :param y: Labels, indices ``(n,)`` or one-hot ``(n, nb_classes)``.
     """
-    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
-        raise ValueError(f"`x` must be a floating-point numpy array, got {type(x).__name__}.")
-    if x.ndim < 2 or x.shape[0] == 0 or tuple(x.shape[1:]) != tuple(classifier.input_shape):
-        raise ValueError(
-            f"`x` has shape {x.shape}; expected (n, {', '.join(map(str, classifier.input_shape))}), n > 0."
-        )
-    if not np.isfinite(x).all():
-        raise ValueError("`x` contains NaN or infinite values.")
+    check_array(x, "x", ndim_min=2, input_shape=classifier.input_shape)
     # Data on another scale (0-255 for (0, 1) clip values) is refused, never silently clipped.
     check_in_clip(x, "x", classifier.clip_values, tolerance=1e-6)
-    y_arr = np.asarray(y)
-    if y_arr.ndim == 2 and y_arr.shape[1] == classifier.nb_classes:
-        if not np.issubdtype(y_arr.dtype, np.number) or not np.isfinite(y_arr).all():
-            raise ValueError("`y` one-hot rows must hold finite numbers.")
-        y_arr = y_arr.argmax(1)
-    if y_arr.ndim != 1 or y_arr.shape[0] != x.shape[0]:
-        raise ValueError(f"`y` must hold {x.shape[0]} labels (indices or one-hot), got shape {np.shape(y)}.")
-    if not np.issubdtype(y_arr.dtype, np.integer):
-        raise ValueError(f"`y` must hold integer class indices or one-hot rows, got dtype {y_arr.dtype}.")
-    if y_arr.min() < 0 or y_arr.max() >= classifier.nb_classes:
-        raise ValueError(
-            f"`y` must hold class indices in [0, {classifier.nb_classes}), "
-            f"got [{y_arr.min()}, {y_arr.max()}]."
-        )
-    return x.astype(np.float32, copy=False), y_arr.astype(np.int64)
+    y_idx = check_labels(y, "y", x.shape[0], int(classifier.nb_classes))
+    return x.astype(np.float32, copy=False), y_idx
 
 
 def ensure_optimizer(classifier: PyTorchClassifier, lr: float) -> torch.optim.Optimizer:

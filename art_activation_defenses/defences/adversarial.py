@@ -24,12 +24,12 @@ from art.defences.trainer import AdversarialTrainer, Trainer
 from art.estimators.classification import PyTorchClassifier
 from tqdm.auto import tqdm
 
+from art_activation_defenses._validation import check_scalar
 from art_activation_defenses.defences._common import (
     check_classifier,
     check_data,
-    check_float,
-    check_int,
     ensure_optimizer,
+    fit_sizes,
     seeded,
 )
 from art_activation_defenses.defences.gaussian import batch_bounds
@@ -90,17 +90,19 @@ class MixedBatchAdversarialTrainer(Trainer):
         if method not in _METHODS:
             raise ValueError(f"`method` must be one of {_METHODS}, got {method!r}.")
         self.method = method
-        self.eps = check_float("eps", eps)
-        self.max_iter = check_int("max_iter", max_iter, 1)
+        self.eps = check_scalar(eps, "eps", min_val=0, include_boundaries="right")
+        self.max_iter = check_scalar(max_iter, "max_iter", "int", min_val=1)
         self.eps_step = (
-            2.5 * self.eps / self.max_iter if eps_step is None else check_float("eps_step", eps_step)
+            2.5 * self.eps / self.max_iter
+            if eps_step is None
+            else check_scalar(eps_step, "eps_step", min_val=0, include_boundaries="right")
         )
-        self.num_random_init = check_int("num_random_init", num_random_init, 0)
-        self.ratio = check_float("ratio", ratio, high=1.0)
-        self.nb_epochs = check_int("nb_epochs", nb_epochs, 1)
-        self.batch_size = check_int("batch_size", batch_size, 1)
-        self.lr = check_float("lr", lr)
-        self.seed = check_int("seed", seed, 0)
+        self.num_random_init = check_scalar(num_random_init, "num_random_init", "int", min_val=0)
+        self.ratio = check_scalar(ratio, "ratio", min_val=0, max_val=1, include_boundaries="right")
+        self.nb_epochs = check_scalar(nb_epochs, "nb_epochs", "int", min_val=1)
+        self.batch_size = check_scalar(batch_size, "batch_size", "int", min_val=1)
+        self.lr = check_scalar(lr, "lr", min_val=0, include_boundaries="right")
+        self.seed = check_scalar(seed, "seed", "int", min_val=0)
         self.attack: FastGradientMethod | ProjectedGradientDescent
         if method == "fgsm":
             self.attack = FastGradientMethod(
@@ -139,8 +141,7 @@ class MixedBatchAdversarialTrainer(Trainer):
         """
         clf = self._classifier
         x_np, y_np = check_data(clf, x, y)
-        epochs = self.nb_epochs if nb_epochs is None else check_int("nb_epochs", nb_epochs, 1)
-        bs = self.batch_size if batch_size is None else check_int("batch_size", batch_size, 1)
+        epochs, bs = fit_sizes(nb_epochs, batch_size, self.nb_epochs, self.batch_size)
         ensure_optimizer(clf, self.lr)
         onehot = np.eye(clf.nb_classes, dtype=np.float32)[
             y_np
@@ -223,9 +224,7 @@ def with_feature_squeezing(
     :return: The classifier with the defence (same type as ``classifier``).
     """
     check_classifier(classifier)
-    bit_depth = check_int("bit_depth", bit_depth, 1)
-    if bit_depth > 64:
-        raise ValueError(f"`bit_depth` must lie in [1, 64], got {bit_depth!r}.")
+    bit_depth = check_scalar(bit_depth, "bit_depth", "int", min_val=1, max_val=64)
     if classifier.clip_values is None:
         raise ValueError("`classifier` needs clip_values for feature squeezing, got clip_values=None.")
     out = copy.deepcopy(classifier) if copy_classifier else classifier
@@ -250,8 +249,8 @@ def smooth_labels(y: np.ndarray, nb_classes: int, *, max_value: float = 0.9) -> 
     :param max_value: Value of the true class, in ``[1 / nb_classes, 1]`` (default 0.9).
     :return: float32 array ``(n, nb_classes)``.
     """
-    nb_classes = check_int("nb_classes", nb_classes, 2)
-    max_value = check_float("max_value", max_value, low=1.0 / nb_classes, strict=False, high=1.0)
+    nb_classes = check_scalar(nb_classes, "nb_classes", "int", min_val=2)
+    max_value = check_scalar(max_value, "max_value", min_val=1.0 / nb_classes, max_val=1.0)
     y_arr = np.asarray(y)
     if y_arr.ndim == 2 and y_arr.shape[1] == nb_classes:
         y_arr = y_arr.argmax(1)
@@ -303,13 +302,13 @@ class LabelSmoothingTrainer(Trainer):
                 f"`classifier` loss {type(classifier.loss).__name__} does not take probability labels; "
                 "use nn.CrossEntropyLoss."
             )
-        self.max_value = check_float(
-            "max_value", max_value, low=1.0 / classifier.nb_classes, strict=False, high=1.0
+        self.max_value = check_scalar(
+            max_value, "max_value", min_val=1.0 / classifier.nb_classes, max_val=1.0
         )
-        self.nb_epochs = check_int("nb_epochs", nb_epochs, 1)
-        self.batch_size = check_int("batch_size", batch_size, 1)
-        self.lr = check_float("lr", lr)
-        self.seed = check_int("seed", seed, 0)
+        self.nb_epochs = check_scalar(nb_epochs, "nb_epochs", "int", min_val=1)
+        self.batch_size = check_scalar(batch_size, "batch_size", "int", min_val=1)
+        self.lr = check_scalar(lr, "lr", min_val=0, include_boundaries="right")
+        self.seed = check_scalar(seed, "seed", "int", min_val=0)
         self.verbose = bool(verbose)
 
     def fit(
@@ -332,8 +331,7 @@ class LabelSmoothingTrainer(Trainer):
         """
         clf = self._classifier
         x_np, y_np = check_data(clf, x, y)
-        epochs = self.nb_epochs if nb_epochs is None else check_int("nb_epochs", nb_epochs, 1)
-        bs = self.batch_size if batch_size is None else check_int("batch_size", batch_size, 1)
+        epochs, bs = fit_sizes(nb_epochs, batch_size, self.nb_epochs, self.batch_size)
         ensure_optimizer(clf, self.lr)
         soft = smooth_labels(y_np, clf.nb_classes, max_value=self.max_value)
         bounds = batch_bounds(len(x_np), bs)

@@ -21,6 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from art_activation_defenses._device import Device, resolve_device
+from art_activation_defenses._validation import check_choice, check_scalar
+
 __all__ = ["adversarial_augment"]
 
 
@@ -32,6 +35,7 @@ def adversarial_augment(
     steps: int = 1,
     ratio: float = 0.5,
     seed: int = 0,
+    device: Device = None,
 ) -> Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
     """A ``fit(augment=...)`` callable: the first ``ratio`` share of each batch becomes adversarial.
 
@@ -43,17 +47,21 @@ def adversarial_augment(
     :param eps: L∞ budget, > 0.
     :param steps: PGD steps (ignored for FGSM), >= 1.
     :param ratio: Share of each batch replaced, in (0, 1].
-    :param seed: Seed of the PGD random starts.
+    :param seed: Seed of the PGD random starts (drawn on the CPU, then moved: the same starts on every
+        device).
+    :param device: Where the examples are crafted. Default ``None``: where each batch already is
+        (``fit`` puts batches on the model's device); an explicit device moves the model there now
+        and each batch there while it is attacked (the batch comes back on its own device).
     """
-    if method not in ("fgsm", "pgd"):
-        raise ValueError(f"`method` must be 'fgsm' or 'pgd', got {method!r}.")
-    if not eps > 0:
-        raise ValueError(f"`eps` must be > 0, got {eps!r}.")
-    if int(steps) < 1:
-        raise ValueError(f"`steps` must be >= 1, got {steps!r}.")
-    if not 0.0 < ratio <= 1.0:
-        raise ValueError(f"`ratio` must lie in (0, 1], got {ratio!r}.")
-    gen = torch.Generator().manual_seed(int(seed))
+    check_choice(method, "method", ("fgsm", "pgd"))
+    eps = check_scalar(eps, "eps", min_val=0, include_boundaries="right")
+    steps = check_scalar(steps, "steps", "int", min_val=1)
+    ratio = check_scalar(ratio, "ratio", min_val=0, max_val=1, include_boundaries="right")
+    seed = check_scalar(seed, "seed", "int", min_val=0)
+    dev = None if device is None else resolve_device(device)
+    if dev is not None:
+        model.to(dev)
+    gen = torch.Generator().manual_seed(seed)
 
     def grad_sign(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         x = x.detach().requires_grad_(True)
@@ -63,6 +71,9 @@ def adversarial_augment(
 
     def augment(xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         k = max(1, int(round(ratio * len(xb))))
+        home = xb.device
+        if dev is not None:
+            xb, yb = xb.to(dev), yb.to(dev)
         was_training = model.training
         model.eval()
         try:
@@ -72,12 +83,12 @@ def adversarial_augment(
             else:
                 noise = (torch.rand(x0.shape, generator=gen) * 2.0 - 1.0).to(x0.device) * eps
                 x_adv = (x0 + noise).clamp(0.0, 1.0)
-                step = 2.5 * eps / int(steps)
-                for _ in range(int(steps)):
+                step = 2.5 * eps / steps
+                for _ in range(steps):
                     x_adv = x_adv + step * grad_sign(x_adv, y0)
                     x_adv = (x0 + (x_adv - x0).clamp(-eps, eps)).clamp(0.0, 1.0)
         finally:
             model.train(was_training)
-        return torch.cat([x_adv.detach(), xb[k:]]), yb
+        return torch.cat([x_adv.detach(), xb[k:]]).to(home), yb.to(home)
 
     return augment

@@ -9,12 +9,13 @@ from art.defences.trainer import Trainer
 from art.estimators.classification import PyTorchClassifier
 from tqdm.auto import tqdm
 
+from art_activation_defenses._device import Device, place_classifier
+from art_activation_defenses._validation import check_bool, check_scalar
 from art_activation_defenses.defences._common import (
     check_classifier,
     check_data,
-    check_float,
-    check_int,
     ensure_optimizer,
+    fit_sizes,
     seeded,
 )
 
@@ -58,6 +59,7 @@ class GaussianAugmentationTrainer(Trainer):
         lr: float = 1e-3,
         seed: int = 0,
         verbose: bool = True,
+        device: Device = None,
     ) -> None:
         """
         :param classifier: ART ``PyTorchClassifier`` (or ``RetrofitClassifier``) to train in place.
@@ -69,17 +71,20 @@ class GaussianAugmentationTrainer(Trainer):
         :param lr: Learning rate of the Adam optimizer attached when the classifier has none (default 1e-3).
         :param seed: Seed of the order, the noise and the classifier's own randomness (default 0).
         :param verbose: Show a progress bar (default True).
+        :param device: Where to train: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"``; the classifier
+            and its model are moved there. Default ``None``: where the classifier already is.
         """
-        super().__init__(check_classifier(classifier))
-        self.sigma = check_float("sigma", sigma)
-        self.nb_copies = check_int("nb_copies", nb_copies, 1)
-        if not isinstance(keep_original, bool):
-            raise ValueError(f"`keep_original` must be a bool, got {keep_original!r}.")
-        self.keep_original = keep_original
-        self.nb_epochs = check_int("nb_epochs", nb_epochs, 1)
-        self.batch_size = check_int("batch_size", batch_size, 1)
-        self.lr = check_float("lr", lr)
-        self.seed = check_int("seed", seed, 0)
+        check_classifier(classifier)
+        if device is not None:
+            place_classifier(classifier, device)
+        super().__init__(classifier)
+        self.sigma = check_scalar(sigma, "sigma", min_val=0, include_boundaries="right")
+        self.nb_copies = check_scalar(nb_copies, "nb_copies", "int", min_val=1)
+        self.keep_original = check_bool(keep_original, "keep_original")
+        self.nb_epochs = check_scalar(nb_epochs, "nb_epochs", "int", min_val=1)
+        self.batch_size = check_scalar(batch_size, "batch_size", "int", min_val=1)
+        self.lr = check_scalar(lr, "lr", min_val=0, include_boundaries="right")
+        self.seed = check_scalar(seed, "seed", "int", min_val=0)
         self.verbose = bool(verbose)
 
     def augment(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -114,8 +119,7 @@ class GaussianAugmentationTrainer(Trainer):
         """
         clf = self._classifier
         x_np, y_np = check_data(clf, x, y)
-        epochs = self.nb_epochs if nb_epochs is None else check_int("nb_epochs", nb_epochs, 1)
-        bs = self.batch_size if batch_size is None else check_int("batch_size", batch_size, 1)
+        epochs, bs = fit_sizes(nb_epochs, batch_size, self.nb_epochs, self.batch_size)
         ensure_optimizer(clf, self.lr)
         n = x_np.shape[0]
         offset = 1 if self.keep_original else 0

@@ -11,12 +11,12 @@ from art.defences.trainer import Trainer
 from art.estimators.classification import PyTorchClassifier
 from tqdm.auto import tqdm
 
+from art_activation_defenses._validation import check_scalar
 from art_activation_defenses.defences._common import (
     check_classifier,
     check_data,
-    check_float,
-    check_int,
     ensure_optimizer,
+    fit_sizes,
     seeded,
 )
 from art_activation_defenses.defences.gaussian import batch_bounds
@@ -120,14 +120,14 @@ class VirtualAdversarialTrainer(Trainer):
         :param verbose: Show a progress bar (default True).
         """
         super().__init__(check_classifier(classifier, framework_preprocessing=True))
-        self.eps = check_float("eps", eps)
-        self.xi = check_float("xi", xi)
-        self.iterations = check_int("iterations", iterations, 1)
-        self.alpha = check_float("alpha", alpha, strict=False)
-        self.nb_epochs = check_int("nb_epochs", nb_epochs, 1)
-        self.batch_size = check_int("batch_size", batch_size, 1)
-        self.lr = check_float("lr", lr)
-        self.seed = check_int("seed", seed, 0)
+        self.eps = check_scalar(eps, "eps", min_val=0, include_boundaries="right")
+        self.xi = check_scalar(xi, "xi", min_val=0, include_boundaries="right")
+        self.iterations = check_scalar(iterations, "iterations", "int", min_val=1)
+        self.alpha = check_scalar(alpha, "alpha", min_val=0)
+        self.nb_epochs = check_scalar(nb_epochs, "nb_epochs", "int", min_val=1)
+        self.batch_size = check_scalar(batch_size, "batch_size", "int", min_val=1)
+        self.lr = check_scalar(lr, "lr", min_val=0, include_boundaries="right")
+        self.seed = check_scalar(seed, "seed", "int", min_val=0)
         self.verbose = bool(verbose)
         self.history_: dict[str, list[float]] = {"loss": [], "lds": []}
 
@@ -160,8 +160,7 @@ class VirtualAdversarialTrainer(Trainer):
             )
         clf = self._classifier
         x_np, y_np = check_data(clf, x, y)
-        epochs = self.nb_epochs if nb_epochs is None else check_int("nb_epochs", nb_epochs, 1)
-        bs = self.batch_size if batch_size is None else check_int("batch_size", batch_size, 1)
+        epochs, bs = fit_sizes(nb_epochs, batch_size, self.nb_epochs, self.batch_size)
         opt = ensure_optimizer(clf, self.lr)
         model, device = clf.model, clf.device
         x_t, y_t = torch.from_numpy(x_np), torch.from_numpy(y_np)

@@ -66,9 +66,10 @@ def render_demo_markdown(results: dict[str, Any], columns: Sequence[tuple[str, s
         f"Data: {results['dataset_note']} Model: {results['model']}, trained {cfg['epochs']} epochs "
         f"(test accuracy on the full split {results['test_accuracy_full_split']:.3f}). "
         f"Attacked: the first {cfg['n_eval']} test images.\n",
-        f"PGD: L∞ ε={cfg['eps']}, {cfg['pgd_steps']} steps of ε/4 (ART's ProjectedGradientDescentPyTorch). "
-        "DeepFool: ours (batched, 10 candidate classes), L2, overshoot 0.02, "
-        f"{cfg['deepfool_max_iter']} iterations; ρ is the mean of ‖δ‖₂/‖x‖₂ over the fooled images.\n",
+        f"PGD: L∞ ε={cfg['eps']}, {cfg['pgd_steps']} steps of ε/4 (the audit's seeded PGD, "
+        "`evaluation.audit_cell`). DeepFool: ours (batched, 10 candidate classes), L2, overshoot 0.02, "
+        f"{cfg['deepfool_max_iter']} iterations (`evaluation.tune_kappa`); the fool rate is the share of "
+        "the correctly classified images it fools and ρ the mean of ‖δ‖₂/‖x‖₂ over those.\n",
         "Adaptive checks beside the white-box number: *BPDA* takes gradients through plain ReLU "
         "while predicting with JumpReLU; *gray-box* evaluates on JumpReLU the examples crafted on "
         "the ReLU model. A row is flagged when one of them beats white-box PGD by more than "
@@ -82,6 +83,15 @@ def render_demo_markdown(results: dict[str, Any], columns: Sequence[tuple[str, s
             "\n**Gradient masking suspected** for κ ∈ {"
             + ", ".join(format_value(r["kappa"]) for r in flagged)
             + "}: report the adaptive accuracy, not the white-box one.\n"
+        )
+    tuning = results.get("tuning") or {}
+    if tuning:
+        chosen = tuning.get("chosen")
+        parts.append(
+            "\n`tune_kappa`'s choice: "
+            + ("none" if chosen is None else f"κ = {format_value(float(chosen))}")
+            + f" (the largest {tuning.get('select_by', 'min')} DeepFool-L2 ρ, white-box and BPDA, among the "
+            f"κ within {float(tuning.get('max_accuracy_drop', 0.0)):g} of the ReLU accuracy).\n"
         )
     env = results.get("environment") or {}
     threads = cfg.get("threads", env.get("torch_threads"))

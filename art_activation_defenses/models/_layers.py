@@ -12,6 +12,8 @@ from typing import Literal
 import torch
 from torch import nn
 
+from art_activation_defenses._validation import check_choice, check_scalar
+
 ActivationFactory = Callable[[], nn.Module]
 Padding = Literal["valid", "same", "auto"]
 
@@ -41,46 +43,38 @@ def resolve_activation(activation: ActivationFactory | None) -> ActivationFactor
 
 
 def check_int(name: str, value: object, minimum: int) -> int:
-    """Check that ``value`` is an int (not bool) ``>= minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value
+    """``check_scalar(value, name, "int", min_val=minimum)``: the models' spelling (name first),
+    kept for the zoo's builders; new code calls :func:`~art_activation_defenses._validation.check_scalar`."""
+    return int(check_scalar(value, name, "int", min_val=minimum))
 
 
 def check_float(name: str, value: object, low: float, high: float, *, high_open: bool = True) -> float:
-    """Check that ``value`` is a real number in ``[low, high)`` (or ``[low, high]``)."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if ok:
-        v = float(value)  # type: ignore[arg-type]
-        ok = low <= v < high if high_open else low <= v <= high
-    if not ok:
-        bracket = ")" if high_open else "]"
-        raise ValueError(f"{name} must be a number in [{low}, {high}{bracket}, got {value!r}")
-    return float(value)  # type: ignore[arg-type]
+    """``check_scalar`` for a real number in ``[low, high)`` (``[low, high]`` when not ``high_open``);
+    the models' spelling (name first), kept for the zoo's builders."""
+    return float(
+        check_scalar(
+            value, name, min_val=low, max_val=high, include_boundaries="left" if high_open else "both"
+        )
+    )
 
 
 def check_int_seq(name: str, value: object, *, min_len: int = 1) -> tuple[int, ...]:
     """Check a sequence of positive ints (e.g. channel or hidden-layer sizes)."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) < min_len:
-        raise ValueError(f"{name} must be a sequence of at least {min_len} positive ints, got {value!r}")
-    for v in value:
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must contain positive ints, got {value!r}")
-    return tuple(value)
+        raise ValueError(f"`{name}` == {value!r}, must be a sequence of at least {min_len} positive ints.")
+    return tuple(int(check_scalar(v, f"{name}[{i}]", "int", min_val=1)) for i, v in enumerate(value))
 
 
 def check_input_shape(input_shape: object) -> tuple[int, int, int]:
     """Check ``(C, H, W)`` with positive ints."""
     shape = check_int_seq("input_shape", input_shape)
     if len(shape) != 3:
-        raise ValueError(f"input_shape must be (C, H, W), got {input_shape!r}")
+        raise ValueError(f"`input_shape` == {input_shape!r}, must be (C, H, W).")
     return shape[0], shape[1], shape[2]
 
 
 def check_padding(padding: object) -> Padding:
-    if padding not in ("valid", "same", "auto"):
-        raise ValueError(f"padding must be 'valid', 'same' or 'auto', got {padding!r}")
-    return padding  # type: ignore[return-value]
+    return check_choice(padding, "padding", ("valid", "same", "auto"))  # type: ignore[no-any-return]
 
 
 def _valid_fits(hw: tuple[int, int], stages: Sequence[Sequence[int]], kernel: int) -> bool:

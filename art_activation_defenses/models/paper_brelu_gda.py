@@ -113,4 +113,6 @@ def paper_brelu_gda(
     """
     if not isinstance(residual, bool):
         raise ValueError(f"residual must be a bool, got {residual!r}")
-    return (zantedeschi_resnet if residual else zantedeschi_cnn)(input_shape, nb_classes, activation=activation)
+    return (zantedeschi_resnet if residual else zantedeschi_cnn)(
+        input_shape, nb_classes, activation=activation
+    )

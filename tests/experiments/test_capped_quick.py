@@ -223,6 +223,9 @@ def test_claims_judged_from_cells(quick_run: tuple[Path, dict[str, Any]]) -> Non
             mutate(data)
             judged = {c["id"]: c for c in judge_claims(SPEC.claims(data), data)}[claim_id]
             assert judged["verdict"] == verdict, (claim_id, judged)
+    empty = {**copy.deepcopy(results), "protocol": []}  # no paper-protocol cells: those claims are not run
+    verdicts = {c["id"]: c["verdict"] for c in judge_claims(SPEC.claims(empty), empty)}
+    assert verdicts["fig4-general-hl2"] == verdicts["fig6-equal-deep"] == "not run"
 
 
 def test_full_settings_construct() -> None:
@@ -238,3 +241,23 @@ def test_full_settings_construct() -> None:
     cells = {step.name: step.cells(run) for step in SPEC.steps}
     assert len(cells["protocol"]) == 3 * 3 * 3 * 15 and len(cells["fig1"]) == 21
     assert len(cells["advtrain"]) == 12 and len(cells["models"]) == 3 * (1 + 3 * 5)
+
+
+@pytest.mark.slow
+def test_full_code_paths_smoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The full settings' code paths (HL2-only Table 1 fine-tuned after clean epochs, the paper's
+    PGD step, the max-value grid) on tiny digits settings."""
+    tiny = {
+        "dataset": "digits", "n_train": 400, "n_eval": 30, "epochs": 1, "t1_clean_epochs": 1,
+        "t1_adv_epochs": 1,
+        "archs": {"general": (16, 8), "reversed": (8, 16), "equal": (8, 8)}, "betas": (0.05, "max"),
+        "adv_betas": ("relu", 0.1), "init_betas": (0.1,), "eval_betas": (0.05, 0.1), "fig1_hidden": (8, 8, 8),
+        "fig1_betas": (0.1,), "zg_n": 10, "zg_iter": 5, "sens_n": 10, "cw_n": 10, "cw_iter": 2, "cw_bss": 2,
+    }  # fmt: skip
+    monkeypatch.setitem(SETTINGS, False, {**SETTINGS[False], **tiny})
+    results = reproduce("capped", quick=False, out=tmp_path, verbose=False)
+    rows = _table(results, "table1_advtrain")["rows"]
+    assert [r["betas"] for r in results["advtrain"]][:2] == [[None, None], [None, 0.1]]  # HL2 only
+    assert rows[1]["paper_pgd"] == pytest.approx(0.3979)  # Max Val. 0.10, no adversarial training
+    assert len(_table(results, "fig4_6_paper_protocol")["rows"]) == 3 * 3 * 2
+    assert len(results["claims"]) == 10

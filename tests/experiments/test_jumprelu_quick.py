@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pytest
+import torch
 
 from art_activation_defenses.experiments import reproduce
-from art_activation_defenses.experiments.jumprelu import MODELS, SETTINGS
-from art_activation_defenses.experiments.jumprelu._compute import ATTACKS
+from art_activation_defenses.experiments.jumprelu import (
+    ATTACKS,
+    CIFAR_SETTINGS,
+    MODELS,
+    SETTINGS,
+    SPEC,
+    paper_pgd,
+)  # fmt: skip
+from art_activation_defenses.experiments.papers import paper_fraction, records
+from art_activation_defenses.experiments.protocol import Run, judge_claims
+
+NAME = "jumprelu"
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +125,7 @@ def test_resume_recomputes_nothing(quick_run: tuple[Path, dict[str, Any]]) -> No
 
 
 def test_unknown_dataset_variants_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="'svhn'.*'cifar10', 'mnist'"):
+    with pytest.raises(ValueError, match=r"no `dataset='svhn'` variant; expected one of \['cifar10'\]"):
         reproduce("jumprelu", quick=True, dataset="svhn", out=tmp_path / "a", verbose=False)
     with pytest.raises(ValueError, match="no `dataset='cifar10'` variant"):
         reproduce("srelu", quick=True, dataset="cifar10", out=tmp_path / "b", verbose=False)
@@ -140,7 +154,6 @@ def test_cifar10_variant_quick(tmp_path: Path) -> None:
     """The AlexLike variant on the shared CIFAR-10 copy (../shared/datasets/cifar10: labels exact,
     most pixels JPEG-decoded): trains on 2,000 images, evaluates on bit-exact test images only."""
     from art_activation_defenses.data import cifar10_exact_mask, load_dataset
-    from art_activation_defenses.experiments.jumprelu import CIFAR_SETTINGS
 
     cfg = CIFAR_SETTINGS[True]
     results = reproduce(
@@ -163,3 +176,97 @@ def test_cifar10_variant_quick(tmp_path: Path) -> None:
     np.testing.assert_allclose(clean, np.transpose(exact, (0, 2, 3, 1)), atol=5e-4)
     assert len(_table(results, "table1_graybox")["rows"]) == len(MODELS) * len(ATTACKS)
     assert any(f["file"] == "fig5_6_images_base.png" for f in results["figures"])
+
+
+def test_tables_match_golden(quick_run: tuple[Path, dict[str, Any]], golden_diff: Any) -> None:
+    """Same seeds -> the tables rendered before the spec; ``pgd_protocols`` is new (the paper's protocol)."""
+    _, results = quick_run
+    assert [t["name"] for t in results["tables"]][-1] == "pgd_protocols"
+    old = {**results, "tables": [t for t in results["tables"] if t["name"] != "pgd_protocols"]}
+    assert golden_diff(NAME, old) == []
+
+
+def test_paper_values_in_tables(quick_run: tuple[Path, dict[str, Any]]) -> None:
+    out, results = quick_run
+    md = (out / "results.md").read_text(encoding="utf-8")
+    assert "paper (MNIST): JumpReLU (gray-box)" in md and "paper: JumpReLU" in md
+    t1, proto = _table(results, "table1_graybox"), _table(results, "pgd_protocols")
+    base_pgd = next(r for r in t1["rows"] if r["model"] == "base" and r["key"] == "pgd")
+    assert base_pgd["paper_gray_acc"] == paper_fraction(NAME, "Table 1a", "JumpReLU (Base)", "PGD") == 0.9165
+    white = next(r for r in proto["rows"] if r["model"] == "robust" and r["net"] == "JumpReLU, white-box")
+    assert white["paper_acc"] == pytest.approx(0.9436) and _in_unit(white["protocol_acc"])
+    t4 = _table(results, "table4_randomized")["rows"]
+    assert t4[0]["paper_df2_rho"] == pytest.approx(0.476) and t4[0]["paper_kappa"] == 1.0
+    # every paper column holds a number in most rows (the paper's values, as fractions)
+    for table in results["tables"]:
+        for key in (c[0] for c in table["columns"] if c[0].startswith("paper_") and c[0] != "paper_kappa"):
+            values = [r.get(key) for r in table["rows"]]
+            assert any(v is not None for v in values), key
+            assert all(v is None or 0.0 <= v <= 1.0 for v in values), key
+
+
+def test_claims_follow_the_cells(quick_run: tuple[Path, dict[str, Any]]) -> None:
+    out, results = quick_run
+    ledger = {c["id"]: c for c in results["claims"]}
+    assert 4 <= len(ledger) <= 10 and (out / "claims.md").is_file()
+    assert ledger["graybox-unidirectional"]["verdict"] == "reproduced"  # measured 0.98 vs 0.19
+    assert ledger["lid-improves"]["verdict"] == "not reproduced"  # κ = 0 here: the same AUC
+
+    def rejudge(change: Callable[[dict[str, Any]], None]) -> dict[str, str]:
+        data = copy.deepcopy(results)
+        change(data)
+        return {c["id"]: c["verdict"] for c in judge_claims(SPEC.claims(data), data)}  # type: ignore[misc]
+
+    def corner(d: dict[str, Any]) -> None:
+        d["matrix"]["accuracy"][-1][0] = 0.0
+
+    def lid(d: dict[str, Any]) -> None:
+        for r in d["attacks"]:
+            if "lid_relu" in r:
+                r["lid_jump"], r["lid_jump_pgd"] = r["lid_relu"] + 0.01, r["lid_relu_pgd"] + 0.01
+
+    def protocol(d: dict[str, Any]) -> None:  # the paper's protocol gains, the worst case does not
+        r = next(r for r in d["attacks"] if r["model"] == "base" and r["key"] == "pgd")
+        r["ifgsm_white_acc"] = r["ifgsm_relu_acc"] + 0.2
+
+    assert rejudge(corner)["graybox-unidirectional"] == "not reproduced"
+    assert rejudge(lid)["lid-improves"] == "reproduced"
+    assert ledger["whitebox-pgd-base"]["verdict"] == "not reproduced"
+    assert rejudge(protocol)["whitebox-pgd-base"] == "reversed under adaptive attacks"
+
+
+def test_paper_protocol_is_unprojected_and_stops_per_image() -> None:
+    """The authors' iterative FGSM: no projection (L∞ up to steps × step), frozen at the first mistake."""
+    from art.estimators.classification import PyTorchClassifier
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3))
+    clf = PyTorchClassifier(model, torch.nn.CrossEntropyLoss(), (1, 4, 4), 3, clip_values=(0.0, 1.0))
+    x = np.random.default_rng(0).uniform(0.3, 0.7, (64, 1, 4, 4)).astype(np.float32)
+    y = clf.predict(x).argmax(1)
+    y[:4] = (y[:4] + 1) % 3  # misclassified already: left where they are
+    run = SimpleNamespace(cfg={"pgd_step": 0.01, "pgd_steps": 40, "attack_batch": 32}, seed=0)
+    x_adv = paper_pgd(run, clf, x, y)  # type: ignore[arg-type]
+    delta = np.abs(x_adv - x).reshape(len(x), -1).max(1)
+    assert np.all(delta[:4] == 0.0) and delta.max() <= 0.4 + 1e-6
+    assert delta.max() > 0.1  # beyond the L∞ ball of our PGD: no projection
+    fooled = clf.predict(x_adv).argmax(1) != y
+    steps = np.round(delta / 0.01)
+    assert np.all(fooled[steps < 40])  # an image stops before the last step only once misclassified
+
+
+def test_full_settings_construct_and_gpu_rows_need_cuda(caplog: pytest.LogCaptureFixture) -> None:
+    """The full settings build their recipes; the WideResNet/MobileNetV2 rows only on a CUDA device."""
+    def run(device: str, cfg: dict[str, Any]) -> Run:
+        return Run(ctx=SimpleNamespace(device=torch.device(device), seed=0), cfg=cfg)  # type: ignore[arg-type]
+
+    mnist = SPEC.models(run("cpu", SETTINGS[False]))  # type: ignore[misc]
+    assert list(mnist) == list(MODELS) and mnist["robust"].settings["adv_eps"] == 0.3  # the paper's ε
+    cifar = dict(CIFAR_SETTINGS[False])
+    cpu = SPEC.models(run("cpu", cifar))  # type: ignore[misc]
+    assert list(cpu) == ["base", "robust"] and "need a CUDA device" in caplog.text
+    gpu = SPEC.models(run("cuda", cifar))  # type: ignore[misc]
+    assert list(gpu) == ["base", "robust", "wrn-base", "wrn-robust", "mnv2-base", "mnv2-robust"]
+    assert gpu["wrn-base"].settings["arch"] == "wide-resnet"
+    assert gpu["mnv2-robust"].settings["optimizer"] == "sgd"
+    assert len(records(NAME, "Table 1c")) == 20  # the paper's rows they fill

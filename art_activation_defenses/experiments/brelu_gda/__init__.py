@@ -18,7 +18,12 @@ from __future__ import annotations
 from typing import Any
 
 from art_activation_defenses.experiments.brelu_gda._claims import claims
-from art_activation_defenses.experiments.brelu_gda._eval import arch_cell, blackbox_cell, defence_cell, transfer_cell
+from art_activation_defenses.experiments.brelu_gda._eval import (
+    arch_cell,
+    blackbox_cell,
+    defence_cell,
+    transfer_cell,
+)
 from art_activation_defenses.experiments.brelu_gda._models import (
     ARCHS,
     DEFENCES,
@@ -28,7 +33,7 @@ from art_activation_defenses.experiments.brelu_gda._models import (
     recipes,
 )
 from art_activation_defenses.experiments.brelu_gda._render import render
-from art_activation_defenses.experiments.brelu_gda._tables import BLACKBOX, notes, summary, tables, worst
+from art_activation_defenses.experiments.brelu_gda._tables import notes, summary, tables, worst
 from art_activation_defenses.experiments.brelu_gda._toy import TOY_METHODS, toy_cell
 from art_activation_defenses.experiments.protocol import Paper, Run, Step
 
@@ -63,7 +68,8 @@ STEPS = [
     Step(
         "transfer", "FGSM transfer matrix",
         lambda run: [
-            {**_base(run), "part": "transfer", "source": s, "eps": run.cfg["headline_eps"], "targets": _cnn(run)}
+            {**_base(run), "part": "transfer", "source": s, "eps": run.cfg["headline_eps"],
+             "targets": _cnn(run)}
             for s in _cnn(run)
         ],
         transfer_cell,
@@ -100,7 +106,7 @@ STEPS = [
         lambda run: [
             {**_base(run), "part": "blackbox", "attack": a, "eps": run.cfg["bb_eps"], "targets": _cnn(run),
              "params": {k: run.cfg[k] for k in ("rfgsm_alpha", "deepfool_iter", "jsma", "cw")}}
-            for a in BLACKBOX
+            for a in run.cfg["bb_attacks"]
         ],
         blackbox_cell,
     ),
@@ -118,7 +124,9 @@ def assemble(run: Run) -> dict[str, Any]:
     fs = {"trained": "no (wraps the plain model)"}
     return {
         "config": {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()},
-        "training": {n: run.model_info.get(n, fs) for n in [*defence_names(cfg), "cnn/brelu", "resnet/brelu"]},
+        "training": {
+            n: run.model_info.get(n, fs) for n in [*defence_names(cfg), "cnn/brelu", "resnet/brelu"]
+        },
         "models": {n: {"label": _label(n), **r} for n, r in per_model.items()},
         "transfer": {r["cell"]["source"]: r["result"]["accuracy"] for r in run.records["transfer"]},
         "blackbox": {r["cell"]["attack"]: r["result"] for r in run.records["blackbox"]},
@@ -140,10 +148,12 @@ SPEC = Paper(
     tables=tables,
     summary=summary,
     notes=notes,
-    title=lambda run: "Bounded ReLU + Gaussian data augmentation (Zantedeschi et al. 2017) on "
-    + ("scikit-learn digits (quick)" if run.quick else "MNIST"),
+    title=lambda run: (
+        "Bounded ReLU + Gaussian data augmentation (Zantedeschi et al. 2017) on "
+        + ("scikit-learn digits (quick)" if run.quick else "MNIST")
+    ),
     models=recipes,
     prepare=prepare,
-    figures=render,
+    figures=render,  # type: ignore[arg-type]  # returns {"file", "caption"} dicts, as the runner stores
     claims=claims,
 )

@@ -35,7 +35,9 @@ def _onehot(run: Run) -> np.ndarray:
 
 def _fgsm(run: Run, clf: PyTorchClassifier, eps: float) -> np.ndarray:
     """ART's L∞ FGSM (through a non-differentiable preprocessing: its identity estimate, BPDA)."""
-    return FastGradientMethod(clf, eps=eps, batch_size=run.cfg["attack_batch"]).generate(run.d.x, y=_onehot(run))
+    return FastGradientMethod(clf, eps=eps, batch_size=run.cfg["attack_batch"]).generate(
+        run.d.x, y=_onehot(run)
+    )
 
 
 def _correct(run: Run, clf: PyTorchClassifier, x_adv: np.ndarray) -> np.ndarray:
@@ -54,7 +56,10 @@ def defence_cell(run: Run, cell: Mapping[str, Any]) -> dict[str, Any]:
     cfg, x, name = run.cfg, run.d.x, cell["model"]
     clfs = run.state["clf"]
     clf, original = clfs[name], name.split("/")[0] + "/plain"
-    out: dict[str, Any] = {"clean": _acc(run, clf, x), "fgsm": [_acc(run, clf, _fgsm(run, clf, e)) for e in cfg["eps"]]}
+    out: dict[str, Any] = {
+        "clean": _acc(run, clf, x),
+        "fgsm": [_acc(run, clf, _fgsm(run, clf, e)) for e in cfg["eps"]],
+    }
     x_min = FastGradientMethod(
         clf, eps=1.0, eps_step=cfg["minimal_step"], minimal=True, batch_size=cfg["attack_batch"]
     ).generate(x, y=_onehot(run))  # the smallest L∞ FGSM step on a grid (ART, minimal=True) per image
@@ -63,11 +68,17 @@ def defence_cell(run: Run, cell: Mapping[str, Any]) -> dict[str, Any]:
     ratios = np.linalg.norm((x_min - x).reshape(len(x), -1), axis=1) / np.maximum(norms, 1e-12)
     out["robustness"] = float(ratios[flipped].mean()) if flipped.any() else math.nan
     out["flipped_share"] = float(flipped.mean())
-    out["train_distance"] = training_set_distance(x_min[flipped], run.d.x_train) if flipped.any() else math.nan
+    out["train_distance"] = (
+        training_set_distance(x_min[flipped], run.d.x_train) if flipped.any() else math.nan
+    )
     out["clean_train_distance"] = training_set_distance(x, run.d.x_train)
     out["loss_sensitivity"] = float(loss_sensitivity(clf, x, _onehot(run)))
     if name in FIGURE1_MODELS:
-        out["figure1"] = {"adv": np.round(x_min[:10], 3), "flipped": flipped[:10], "ratio": np.round(ratios[:10], 4)}
+        out["figure1"] = {
+            "adv": np.round(x_min[:10], 3),
+            "flipped": flipped[:10],
+            "ratio": np.round(ratios[:10], 4),
+        }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the audit warns when it flags masking; the flag is in the rows
         report = audit(
@@ -113,9 +124,19 @@ def _craft(run: Run, src: PyTorchClassifier, attack: str, eps: float) -> np.ndar
         )
         return pgd.generate(x, y=_onehot(run))
     if attack == "rand_fgsm":
-        return RFGSM(src, eps=eps, alpha=cfg["rfgsm_alpha"], seed=run.seed, batch_size=bs, verbose=False).generate(x, y=y)
+        return RFGSM(
+            src, eps=eps, alpha=cfg["rfgsm_alpha"], seed=run.seed, batch_size=bs, verbose=False
+        ).generate(x, y=y)
     if attack == "deepfool":
-        df = DeepFool(src, norm=2, max_iter=cfg["deepfool_iter"], refine_steps=0, projection_steps=0, batch_size=bs, verbose=False)
+        df = DeepFool(
+            src,
+            norm=2,
+            max_iter=cfg["deepfool_iter"],
+            refine_steps=0,
+            projection_steps=0,
+            batch_size=bs,
+            verbose=False,
+        )
         return df.generate(x, y=y)
     nb = run.d.info["nb_classes"]
     if attack == "jsma":  # towards a random other class (seeded), θ and γ of the paper
@@ -125,7 +146,12 @@ def _craft(run: Run, src: PyTorchClassifier, attack: str, eps: float) -> np.ndar
         return jsma.generate(x, y=np.eye(nb, dtype=np.float32)[target])
     confidence, max_iter, search = cfg["cw"]
     cw = CarliniL2Method(
-        src, confidence=confidence, max_iter=max_iter, binary_search_steps=search, batch_size=bs, verbose=False
+        src,
+        confidence=confidence,
+        max_iter=max_iter,
+        binary_search_steps=search,
+        batch_size=bs,
+        verbose=False,
     )
     return cw.generate(x, y=_onehot(run))
 

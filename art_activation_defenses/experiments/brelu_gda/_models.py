@@ -25,6 +25,7 @@ __all__ = ["SETTINGS", "DEFENCES", "ARCHS", "defence_names", "recipes", "prepare
 
 #: quick flag -> settings. VAT's ε scales with the image size (2.1 on 784 MNIST pixels). ``cnn`` /
 #: ``resnet``: zoo name and keyword arguments of the two architectures (full: the paper's, Sec. 4.1).
+#: ``bb_attacks``: Table 4's attacks (quick leaves out ART's JSMA and C&W: a minute each on 64 digits).
 SETTINGS: dict[bool, dict[str, Any]] = {
     True: {
         "dataset": "digits", "n_train": 600, "n_eval": 64, "epochs": 5, "lr": 3e-3, "batch_size": 64,
@@ -32,7 +33,8 @@ SETTINGS: dict[bool, dict[str, Any]] = {
         "gda_sigma": 0.3, "gda_copies": 2, "gda_epochs": 2, "pgd_steps": 10, "resnet_depth": 8,
         "resnet_defences": ("plain",), "minimal_step": 0.02, "toy_n": 200, "toy_steps": 200, "toy_grid": 30,
         "attack_batch": 256, "cnn": ("brelu-cnn", {}), "resnet": ("brelu-resnet", {"depth": 8}),
-        "bb_eps": 0.1, "rfgsm_alpha": 0.05, "deepfool_iter": 100, "jsma": (0.1, 1.0), "cw": (2.3, 10, 5),
+        "bb_eps": 0.1, "rfgsm_alpha": 0.05, "deepfool_iter": 100, "jsma": (0.1, 1.0), "cw": (2.3, 10, 10),
+        "bb_attacks": ("fgsm", "rand_fgsm", "deepfool"),
     },
     False: {
         "dataset": "mnist", "n_train": 20000, "n_eval": 1000, "epochs": 3, "lr": 1e-3, "batch_size": 128,
@@ -42,6 +44,7 @@ SETTINGS: dict[bool, dict[str, Any]] = {
         "toy_steps": 600, "toy_grid": 80, "attack_batch": 250, "cnn": ("brelu-gda-paper", {}),
         "resnet": ("brelu-gda-paper", {"residual": True}),
         "bb_eps": 0.1, "rfgsm_alpha": 0.05, "deepfool_iter": 100, "jsma": (0.1, 1.0), "cw": (2.3, 10, 10),
+        "bb_attacks": ("fgsm", "rand_fgsm", "deepfool", "jsma", "cw"),
     },
 }  # fmt: skip
 
@@ -101,7 +104,9 @@ def _train(run: Run, model: nn.Module, defence: str) -> dict[str, Any]:
     if defence == "label_smoothing":
         trainer: Any = LabelSmoothingTrainer(clf, max_value=0.9, verbose=run.verbose, **common)
     elif defence == "fgsm_at":
-        trainer = MixedBatchAdversarialTrainer(clf, method="fgsm", eps=cfg["fgsm_train_eps"], ratio=0.5, **common)
+        trainer = MixedBatchAdversarialTrainer(
+            clf, method="fgsm", eps=cfg["fgsm_train_eps"], ratio=0.5, **common
+        )
     elif defence == "vat":
         trainer = VirtualAdversarialTrainer(clf, eps=cfg["vat_eps"], verbose=run.verbose, **common)
     else:
@@ -120,7 +125,7 @@ def recipes(run: Run) -> dict[str, ModelRecipe]:
     out = {}
     for name in names:
         arch, defence = name.split("/")
-        keys = ("dataset", "n_train", "epochs", "lr", "batch_size", arch)
+        keys: tuple[str, ...] = ("dataset", "n_train", "epochs", "lr", "batch_size", arch)
         keys += {"label_smoothing": (), "fgsm_at": ("fgsm_train_eps",), "vat": ("vat_eps",)}.get(
             defence, ("gda_epochs", "gda_sigma", "gda_copies") if defence.startswith("gda") else ()
         )

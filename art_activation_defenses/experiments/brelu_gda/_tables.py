@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from art_activation_defenses.experiments.brelu_gda._models import ARCHS, DEFENCES
+from art_activation_defenses.experiments.brelu_gda._models import ARCHS
 from art_activation_defenses.experiments.brelu_gda._toy import TOY_METHODS
 from art_activation_defenses.experiments.papers import paper_fraction, paper_value
 
@@ -17,7 +17,8 @@ NAME = "brelu-gda"
 #: Defence key -> the paper's row of Tables 2-4 (CNN rows only).
 PAPER_ROWS: dict[str, str] = {
     "plain": "CNN", "feature_squeezing": "Feature squeezing", "label_smoothing": "Label smoothing",
-    "fgsm_at": "FGSM adversarial training", "vat": "VAT", "gda_relu": "GDA + RELU", "gda_brelu": "GDA + BRELU",
+    "fgsm_at": "FGSM adversarial training", "vat": "VAT", "gda_relu": "GDA + RELU",
+    "gda_brelu": "GDA + BRELU",
 }  # fmt: skip
 #: Table 4's attacks: our key -> the paper's column.
 BLACKBOX: dict[str, str] = {
@@ -56,7 +57,10 @@ def _main_row(name: str, m: dict[str, Any], eps: list[float], n_eval: int) -> di
 def _arch_table(data: dict[str, Any], eps: list[float]) -> dict[str, Any]:
     arch, rows = data["architectures"], []
     for s, label in ARCHS.items():
-        row: dict[str, Any] = {"source": label, **{f"fgsm_{e:g}": v for e, v in zip(eps, arch[s]["fgsm"], strict=True)}}
+        row: dict[str, Any] = {
+            "source": label,
+            **{f"fgsm_{e:g}": v for e, v in zip(eps, arch[s]["fgsm"], strict=True)},
+        }
         for t, t_label in ARCHS.items():
             row[t] = arch[s]["accuracy"][t]
             row[f"paper_{t}"] = paper_fraction(NAME, "Table 1", label, t_label)
@@ -72,7 +76,8 @@ def _arch_table(data: dict[str, Any], eps: list[float]) -> dict[str, Any]:
             *[c for t, lab in ARCHS.items() for c in ([t, lab], [f"paper_{t}", f"{_MNIST} {lab}"])],
             *[[f"fgsm_{e:g}", f"own FGSM ε={e:g}"] for e in eps],
         ],
-        "note": "Diagonal: white-box. BRELU models are trained plain with bounded ReLUs (t = 1). Paper values "
+        "note": "Diagonal: white-box. BRELU models are trained plain with bounded ReLUs (t = 1). Paper "
+        "values "
         "are the paper's MNIST numbers, also in quick (digits) runs. Last row: an image counts as robust "
         "only if no source's FGSM fools the target.",
     }
@@ -84,23 +89,25 @@ def _blackbox_table(data: dict[str, Any], cnn: list[str]) -> dict[str, Any]:
     for t in cnn:
         row: dict[str, Any] = {"model": models[t]["label"], "worst": data["blackbox_worst"][t]}
         for a, col in BLACKBOX.items():
-            row[a], row[f"paper_{a}"] = bb[a]["accuracy"][t], _paper(t, "Table 4", col)
+            row[a], row[f"paper_{a}"] = bb[a]["accuracy"][t] if a in bb else None, _paper(t, "Table 4", col)
         rows.append(row)
     cfg = data["config"]
     jsma, cw = cfg["jsma"], cfg["cw"]
     return {
         "name": "table4_blackbox",
-        "title": f"Table 4 (paper): black-box attacks crafted on the plain ResNet, accuracy (L∞ ε={cfg['bb_eps']:g})",
+        "title": "Table 4 (paper): black-box attacks crafted on the plain ResNet, accuracy "
+        f"(L∞ ε={cfg['bb_eps']:g})",
         "rows": rows,
         "columns": [
             ["model", "model"],
             *[c for a, col in BLACKBOX.items() for c in ([a, col], [f"paper_{a}", f"{_MNIST} {col}"])],
-            ["worst", "per-sample worst (all five)"],
+            ["worst", "per-sample worst (the attacks run)"],
         ],
         "note": f"R+FGSM: α={cfg['rfgsm_alpha']:g} sign-noise step, then FGSM with ε−α; DeepFool (L2, ours) "
         f"up to {cfg['deepfool_iter']} steps; JSMA (ART's SaliencyMapMethod, θ={jsma[0]:g}, γ={jsma[1]:g}) "
         f"towards a random other class; C&W L2 (ART's, confidence {cw[0]:g}, {cw[1]} steps, {cw[2]} binary-"
-        "search steps). Paper values are the paper's MNIST numbers, also in quick (digits) runs.",
+        "search steps); quick runs leave JSMA and C&W out (–). Paper values are the paper's MNIST numbers, "
+        "also in quick (digits) runs.",
     }
 
 
@@ -112,7 +119,11 @@ def tables(data: dict[str, Any]) -> list[dict[str, Any]]:
     names = list(models)
     cnn = [n for n in names if n.startswith("cnn/")]
     main = [_main_row(n, models[n], eps, cfg["n_eval"]) for n in names]
-    audit_rows = [{"model": m["label"], "attack": a.upper(), **r} for m in models.values() for a, r in m["audit"].items()]
+    audit_rows = [
+        {"model": m["label"], "attack": a.upper(), **r}
+        for m in models.values()
+        for a, r in m["audit"].items()
+    ]
     transfer_rows = [{"source": models[s]["label"], **{t: data["transfer"][s][t] for t in cnn}} for s in cnn]
     bb = {
         a: [
@@ -215,7 +226,9 @@ def summary(data: dict[str, Any]) -> str:
     cfg, models = data["config"], data["models"]
     he = cfg["headline_eps"]
     i = list(cfg["eps"]).index(he) if he in cfg["eps"] else None
-    lines = [f"{cfg['n_eval']} test images; FGSM accuracy at ε={he:g}, robustness ρ and the worst adaptive PGD:"]
+    lines = [
+        f"{cfg['n_eval']} test images; FGSM accuracy at ε={he:g}, robustness ρ and the worst adaptive PGD:"
+    ]
     for m in models.values():
         fg = f"{m['fgsm'][i]:.3f}" if i is not None else "–"
         worst = m["audit"].get("pgd", {}).get("worst")
@@ -232,14 +245,18 @@ def notes(data: dict[str, Any]) -> list[str]:
     cfg = data["config"]
     cnn, resnet = cfg["cnn"], cfg["resnet"]
     return [
-        f"Training: {cfg['n_train'] or 'all'} training images, {cfg['epochs']} epochs (Adam, lr {cfg['lr']:g}); "
+        f"Training: {cfg['n_train'] or 'all'} training images, {cfg['epochs']} epochs (Adam, "
+        f"lr {cfg['lr']:g}); "
         f"GDA: {cfg['gda_copies']} Gaussian copies (σ={cfg['gda_sigma']:g}) per image, {cfg['gda_epochs']} "
         f"epoch(s) over the augmented set (the paper: 10 copies); FGSM adversarial training "
         f"ε={cfg['fgsm_train_eps']:g}, half of each batch adversarial (ART's AdversarialTrainer); VAT "
         f"ε={cfg['vat_eps']:g} (L2); label smoothing 0.9; feature squeezing 1 bit on the plain CNN.",
         f"Architectures: CNN `{cnn[0]}` {cnn[1] or ''}, ResNet `{resnet[0]}` {resnet[1]}"
-        + (" (the paper's CNN and ResNet of Sec. 4.1)." if cnn[0] == "brelu-gda-paper" else
-           " (quick stand-ins; the full run uses the paper's CNN and ResNet of Sec. 4.1)."),
+        + (
+            " (the paper's CNN and ResNet of Sec. 4.1)."
+            if cnn[0] == "brelu-gda-paper"
+            else " (quick stand-ins; the full run uses the paper's CNN and ResNet of Sec. 4.1)."
+        ),
         f"Robustness ρ: ART's FGSM with `minimal=True` (grid step {cfg['minimal_step']:g} up to ε=1), mean "
         "‖δ‖₂/‖x‖₂ over the images whose prediction flips; the training-set distance is the mean L2 distance "
         "of those adversarial images to their nearest training image. Loss sensitivity is ART's "
@@ -250,7 +267,8 @@ def notes(data: dict[str, Any]) -> list[str]:
         "same architecture and takes every step there).",
         "Tables 4-5: crafted on the plain ResNet (FGSM: ART's; PGD: ART's PyTorch PGD, all steps; R+FGSM, "
         "DeepFool: ours; JSMA, C&W: ART's) and evaluated on every CNN.",
-        "Toy study: 2-32-32-2 ReLU MLP, full-batch Adam; the extra points are crafted once on the plain model "
+        "Toy study: 2-32-32-2 ReLU MLP, full-batch Adam; the extra points are crafted once on the plain "
+        "model "
         "(JSMA: ART's SaliencyMapMethod towards the other class, θ=0.1 of the plotting range) and the "
         "augmented model is retrained from scratch on clean + extra points.",
         "`paper_*` columns: the paper's own numbers (MNIST; percentages as fractions), read from "
@@ -260,4 +278,6 @@ def notes(data: dict[str, Any]) -> list[str]:
 
 def worst(correct: dict[str, dict[str, list[int]]], targets: list[str]) -> dict[str, float]:
     """Per-sample worst case: the share of images that every attack in ``correct`` leaves correct."""
-    return {t: float(np.all([np.asarray(c[t], bool) for c in correct.values()], axis=0).mean()) for t in targets}
+    return {
+        t: float(np.all([np.asarray(c[t], bool) for c in correct.values()], axis=0).mean()) for t in targets
+    }

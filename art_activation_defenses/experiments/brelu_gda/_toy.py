@@ -61,9 +61,7 @@ def _train(x: np.ndarray, y: np.ndarray, steps: int, seed: int, device: torch.de
     return model.eval()
 
 
-def _extra_points(
-    method: str, clf: PyTorchClassifier, x: np.ndarray, y: np.ndarray, seed: int
-) -> np.ndarray:
+def _extra_points(method: str, clf: PyTorchClassifier, x: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
     """One extra point per sample, crafted on the plain model (attacks) or drawn (noise)."""
     rng = np.random.default_rng(seed)
     if method == "fgsm_l2":

@@ -20,7 +20,7 @@ Evidence = Mapping[str, float]
 
 def _smallest(data: dict[str, Any], key: str = "betas") -> str:
     """The smallest numeric β of the grid ``key``, as the rows spell it."""
-    return str(min(float(b) for b in data["config"][key] if b not in ("relu", "max")))
+    return str(min((float(b) for b in data["config"][key] if b not in ("relu", "max")), default=""))
 
 
 def _row(rows: list[dict[str, Any]], **match: Any) -> dict[str, Any]:
@@ -59,7 +59,7 @@ def _order(*pairs: tuple[str, str]) -> Callable[[Evidence], str]:
 def _placements(data: dict[str, Any], arch: str) -> dict[str, float | None]:
     """Figs 4-6, paper's protocol: mean PGD white-box and worst-case accuracy per placement, at the
     smallest initial β, over the evaluated max values."""
-    init = min(float(b) for b in data["config"]["init_betas"])
+    init = min((float(b) for b in data["config"]["init_betas"]), default=None)
     out: dict[str, float | None] = {}
     for place in ("hl1", "hl2", "both"):
         rows = [

@@ -87,7 +87,7 @@ def assemble(run: Run) -> dict[str, Any]:
 
 def _setup_rows(cfg: dict[str, Any]) -> list[dict[str, Any]]:
     """The paper's stated settings (every non-Table-1 record of ``tables.json``) beside this run's."""
-    n = lambda v: "None" if v is None else f"{v:g}"  # noqa: E731
+    n = lambda v: "(audit default)" if v is None else f"{v:g}"  # noqa: E731
     ours = {
         ("hidden sizes", "HL1/HL2/HL3"): "/".join(map(str, cfg["fig1_hidden"])),
         ("PGD", "bound"): n(cfg["fig1_eps"]),

@@ -14,6 +14,8 @@ the ReLU model and, for the randomized JumpReLU, EOT. The ``cifar10`` variant ru
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from torch import nn
@@ -24,9 +26,9 @@ from art_activation_defenses.defences import adversarial_augment
 from art_activation_defenses.estimators import RetrofitClassifier
 from art_activation_defenses.evaluation import masking_row
 from art_activation_defenses.experiments.jumprelu import cells
+from art_activation_defenses.experiments.jumprelu import tables as tab
 from art_activation_defenses.experiments.jumprelu.cells import ATTACKS, paper_pgd
 from art_activation_defenses.experiments.jumprelu.figures import render
-from art_activation_defenses.experiments.jumprelu.tables import ARCH_LABELS, claims, notes, summary, tables, title
 from art_activation_defenses.experiments.protocol import Data, ModelRecipe, Paper, Run, Step
 from art_activation_defenses.experiments.runner import default_data
 from art_activation_defenses.models import build_model
@@ -53,7 +55,8 @@ SETTINGS: dict[bool, dict[str, Any]] = {
     },
     False: {
         "dataset": "mnist", "arch": "lenet-like", "n_train": None, "n_val": 1000, "n_eval": 800, "epochs": 3,
-        "lr": 1e-3, "batch_size": 128, "adv_eps": 0.3, "kappa": 1.0, "kappas": (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0),
+        "lr": 1e-3, "batch_size": 128, "adv_eps": 0.3, "kappa": 1.0,
+        "kappas": (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0),
         "budget": 0.01, "pgd_eps": 0.1, "pgd_step": 0.01, "pgd_steps": 40, "df_iter": 50, "tr_iter": 200,
         "eot": 10, "lid_k": 20, "lid_batch": 100, "lid_adaptive_steps": 100,
         "matrix_kappas": (0.0, 0.5, 1.0, 1.5, 2.0), "iterations": (0, 1, 2, 5, 10, 20, 40, 80), "n_images": 6,
@@ -61,6 +64,7 @@ SETTINGS: dict[bool, dict[str, Any]] = {
     },
 }  # fmt: skip
 
+_GPU = {"epochs": 30, "lr": 0.05, "optimizer": "sgd", "weight_decay": 5e-4}
 #: The ``cifar10`` variant (the paper's AlexLike, κ = 0.4): the shared CIFAR-10 copy has exact labels but
 #: mostly JPEG-decoded pixels, so the evaluation uses only the bit-exact test images (``eval_exact``).
 #: PGD: 7 steps of 0.01 in an L∞ ball of 0.03. The κ grid reaches well below 0.4 (κ is tuned per network).
@@ -81,10 +85,7 @@ CIFAR_SETTINGS: dict[bool, dict[str, Any]] = {
         "pgd_steps": 7, "df_iter": 30, "tr_iter": 50, "eot": 10, "lid_k": 20, "lid_batch": 75,
         "matrix_kappas": (0.0, 0.02, 0.05, 0.1, 0.4), "iterations": (0, 1, 2, 3, 5, 7, 14, 28), "n_images": 6,
         "attack_batch": 150,
-        "gpu_archs": {
-            "wrn": ["wide-resnet", 0.07, {"epochs": 30, "lr": 0.05, "optimizer": "sgd", "weight_decay": 5e-4}],
-            "mnv2": ["mobilenet-v2-cifar", 0.06, {"epochs": 30, "lr": 0.05, "optimizer": "sgd", "weight_decay": 5e-4}],
-        },
+        "gpu_archs": {"wrn": ["wide-resnet", 0.07, _GPU], "mnv2": ["mobilenet-v2-cifar", 0.06, _GPU]},
     },
 }  # fmt: skip
 
@@ -93,36 +94,41 @@ def _archs(run: Run) -> dict[str, tuple[str, dict[str, Any]]]:
     """Model-name prefix -> (architecture, training overrides); the GPU rows only on a CUDA device."""
     out: dict[str, tuple[str, dict[str, Any]]] = {"": (run.cfg["arch"], {})}
     if run.cfg["gpu_archs"] and run.device.type != "cuda":
-        logger.warning("jumprelu: the %s rows need a CUDA device; skipped on %s.", sorted(run.cfg["gpu_archs"]), run.device)
+        logger.warning("jumprelu: the %s rows need a CUDA device; skipped on %s.", list(run.cfg["gpu_archs"]),
+                       run.device)  # fmt: skip
     elif run.device.type == "cuda":
         out.update({f"{p}-": (a[0], a[2]) for p, a in run.cfg["gpu_archs"].items()})
     return out
 
 
+def _build(run: Run, arch: str) -> nn.Module:
+    set_seed(run.seed)  # the initial weights, as before the spec (same seeds -> same numbers)
+    return build_model(arch, run.d.info["input_shape"], run.d.info["nb_classes"])
+
+
+def _train(run: Run, model: nn.Module, adv: float | None, hyper: dict[str, Any]) -> dict[str, Any]:
+    aug = None if adv is None else adversarial_augment(model, method="fgsm", eps=adv, ratio=0.5,
+                                                       seed=run.seed)
+    hist = fit(model, run.d.x_train, run.d.y_train, **hyper, seed=run.seed, verbose=run.verbose, augment=aug,
+               device=run.device)  # fmt: skip
+    return {"epochs": hyper["epochs"], "final_train_accuracy": hist["accuracy"][-1],
+            "adversarial_training": f"FGSM, eps={adv:g}, half of each batch" if adv else "none"}  # fmt: skip
+
+
 def _recipes(run: Run) -> dict[str, ModelRecipe]:
-    cfg, info = run.cfg, run.d.info
-    recipes = {}
+    """Base and FGSM-robust model of every architecture; the checkpoint is keyed by all they depend on."""
+    cfg, recipes = run.cfg, {}
     for prefix, (arch, over) in _archs(run).items():
         hyper = {k: over.get(k, cfg.get(k)) for k in ("epochs", "lr", "batch_size")}
         hyper.update(optimizer=over.get("optimizer", "adam"), weight_decay=over.get("weight_decay", 0.0))
         for m in MODELS:
             adv = cfg["adv_eps"] if m == "robust" else None
-
-            def build(run: Run, arch: str = arch) -> nn.Module:
-                set_seed(run.seed)  # the initial weights, as before the spec (same seeds -> same numbers)
-                return build_model(arch, info["input_shape"], info["nb_classes"])
-
-            def train(run: Run, model: nn.Module, adv: float | None = adv, hyper: dict[str, Any] = hyper) -> Any:
-                aug = None if adv is None else adversarial_augment(model, method="fgsm", eps=adv, ratio=0.5, seed=run.seed)
-                hist = fit(model, run.d.x_train, run.d.y_train, **hyper, seed=run.seed, verbose=run.verbose,
-                           augment=aug, device=run.device)
-                return {"epochs": hyper["epochs"], "final_train_accuracy": hist["accuracy"][-1],
-                        "adversarial_training": "none" if adv is None else f"FGSM, eps={adv:g}, half of each batch"}
-
-            keys = ("dataset", "n_train", "n_val")
-            settings = {"arch": arch, **{k: cfg[k] for k in keys}, **hyper, "adv_eps": adv, "seed": run.seed}
-            recipes[prefix + m] = ModelRecipe(build, train, settings, tag=f"{arch}-{m}-{cfg['dataset']}")
-    return recipes  # fmt: skip
+            keyed = {"arch": arch, **{k: cfg[k] for k in ("dataset", "n_train", "n_val")}, **hyper}
+            recipes[prefix + m] = ModelRecipe(
+                partial(_build, arch=arch), partial(_train, adv=adv, hyper=hyper),
+                {**keyed, "adv_eps": adv, "seed": run.seed}, tag=f"{arch}-{m}-{cfg['dataset']}",
+            )  # fmt: skip
+    return recipes
 
 
 def _data(run: Run) -> Data:
@@ -135,29 +141,26 @@ def _data(run: Run) -> Data:
 
 
 def _prepare(run: Run) -> None:
-    """Per model: the ReLU (κ = 0, exactly ReLU), JumpReLU and randomized-JumpReLU classifiers, and its facts."""
-    d, exact = run.d, run.state.get("exact")
-    kw = {"clip_values": d.info["clip_values"], "device_type": art_device_type(run.device)}
+    """Per model: the ReLU (κ = 0 is ReLU), JumpReLU and randomized-JumpReLU classifiers, and its facts."""
+    d, exact, dev, info = run.d, run.state.get("exact"), run.device, run.d.info
+    kw: dict[str, Any] = {"clip_values": info["clip_values"], "device_type": art_device_type(dev)}
     run.state["clf"], run.state["models"] = {}, []
     for m, model in run.models.items():
-        def wrap(activation: str, kappa: float, **extra: Any) -> Any:
-            clf = RetrofitClassifier(model, nn.CrossEntropyLoss(), d.info["input_shape"], d.info["nb_classes"],
-                                     activation=activation, kappa=kappa, **kw, **extra)
-            return place_classifier(clf, run.device)
+        def wrap(act: str, kappa: float, seed: int | None = None, model: nn.Module = model) -> Any:
+            clf = RetrofitClassifier(model, nn.CrossEntropyLoss(), info["input_shape"], info["nb_classes"],
+                                     activation=act, kappa=kappa, seed=seed, **kw)
+            return place_classifier(clf, dev)
 
-        run.state["clf"][m] = {"relu": wrap("jumprelu", 0.0), "jump": wrap("jumprelu", run.cfg["kappa"]),
-                               "rjump": wrap("randomized-jumprelu", run.cfg["kappa"], seed=run.seed)}
-        info = {"model": m, "architecture": ARCH_LABELS[_arch(run, m)], **run.model_info[m],
-                "test_accuracy_full_split": evaluate(model, d.x_test, d.y_test, device=run.device)}
+        k = run.cfg["kappa"]
+        run.state["clf"][m] = {"relu": wrap("jumprelu", 0.0), "jump": wrap("jumprelu", k),
+                               "rjump": wrap("randomized-jumprelu", k, run.seed)}
+        facts = {"model": m, "architecture": tab.ARCH_LABELS[tab.arch_of(run.cfg, m)], **run.model_info[m],
+                 "test_accuracy_full_split": evaluate(model, d.x_test, d.y_test, device=dev)}
         if exact is not None:
-            info["test_accuracy_exact_pixels"] = evaluate(model, d.x_test[exact], d.y_test[exact], device=run.device)
-            info["n_exact_test_images"] = int(exact.sum())
-        run.state["models"].append(info)  # fmt: skip
-
-
-def _arch(run: Run, model: str) -> str:
-    prefix = model.rsplit("-", 1)[0] if "-" in model else None
-    return run.cfg["arch"] if prefix is None else run.cfg["gpu_archs"][prefix][0]
+            x_exact, y_exact = d.x_test[exact], d.y_test[exact]
+            facts["test_accuracy_exact_pixels"] = evaluate(model, x_exact, y_exact, device=dev)
+            facts["n_exact_test_images"] = int(exact.sum())
+        run.state["models"].append(facts)  # fmt: skip
 
 
 def _kappa(run: Run) -> tuple[float, str]:
@@ -177,41 +180,42 @@ def _kappa_of(run: Run, model: str) -> float:
     return _kappa(run)[0] if "-" not in model else float(run.cfg["gpu_archs"][model.split("-")[0]][1])
 
 
-def _base(run: Run, part: str, model: str, **more: Any) -> dict[str, Any]:
-    return {"dataset": run.cfg["dataset"], "n": run.cfg["n_eval"], "part": part, "model": model, **more}
-
-
-def _cells(part: str, models: str = "main", **fields: Any) -> Any:
+def _cells(part: str, models: str = "main", **fields: Any) -> Callable[[Run], list[dict[str, Any]]]:
     """``run -> [cell]``: one cell per model (``main``: base and robust; ``all``: every trained model; or
-    one model's name); ``fields`` maps a key to a settings key (str) or to ``run -> value``."""
+    one model's name); ``fields`` maps a cell key to a settings key or to ``(run, model) -> value``."""
+
+    def value(run: Run, v: Any, m: str) -> Any:
+        return v(run, m) if callable(v) else list(run.cfg[v]) if isinstance(run.cfg[v], tuple) else run.cfg[v]
 
     def cells_of(run: Run) -> list[dict[str, Any]]:
         names = {"main": list(MODELS), "all": list(run.models)}.get(models, [models])
-        def value(v: Any, m: str) -> Any:
-            return v(run, m) if callable(v) else (list(run.cfg[v]) if isinstance(run.cfg[v], tuple) else run.cfg[v])
-        return [_base(run, part, m, **{k: value(v, m) for k, v in fields.items()}) for m in names]
+        return [{"dataset": run.cfg["dataset"], "n": run.cfg["n_eval"], "part": part, "model": m,
+                 **{k: value(run, v, m) for k, v in fields.items()}} for m in names]  # fmt: skip
 
-    return cells_of  # fmt: skip
+    return cells_of
 
 
 def _attack_cells(run: Run) -> list[dict[str, Any]]:
-    return [_base(run, "attack", m, attack=a, kappa=_kappa_of(run, m)) for m in run.models for a in ATTACKS]  # fmt: skip
+    return [{**c, "attack": a} for c in _cells("attack", "all", kappa=_kappa_of)(run) for a in ATTACKS]
 
 
 def _assemble(run: Run) -> dict[str, Any]:
-    attacks = []
-    for r in run.records["attack"]:
-        row = {"model": r["cell"]["model"], "attack": ATTACKS[r["cell"]["attack"]][0], "key": r["cell"]["attack"], **r["result"]}
-        attacks.append(masking_row(row, "white_acc", {"bpda": "bpda_acc", "margin_bpda": "margin_bpda_acc", "transfer": "gray_acc"}))
-    randomized = [masking_row({"model": r["cell"]["model"], "kappa": r["cell"]["kappa"], **r["result"]}, "pgd_white",
-                        {"eot": "pgd_eot", "bpda": "pgd_bpda", "transfer": "pgd_transfer"}) for r in run.records["random"]]
+    adaptive = {"bpda": "bpda_acc", "margin_bpda": "margin_bpda_acc", "transfer": "gray_acc"}
+    attacks = [masking_row({"model": r["cell"]["model"], "attack": ATTACKS[r["cell"]["attack"]][0],
+                            "key": r["cell"]["attack"], **r["result"]}, "white_acc", adaptive)
+               for r in run.records["attack"]]
+    eot = {"eot": "pgd_eot", "bpda": "pgd_bpda", "transfer": "pgd_transfer"}
+    randomized = [masking_row({"model": r["cell"]["model"], "kappa": r["cell"]["kappa"], **r["result"]},
+                              "pgd_white", eot) for r in run.records["random"]]
     kappa, reason = _kappa(run)
-    by_model = {s: {r["cell"]["model"]: r["result"] for r in run.records[s]} for s in ("tune", "images", "iterations")}
-    skipped = sorted(run.cfg["gpu_archs"]) if run.device.type != "cuda" else []
+    by_model = {s: {r["cell"]["model"]: r["result"] for r in run.records[s]} for s in ("tune", "images",
+                                                                                          "iterations")}
     return {"config": {k: list(v) if isinstance(v, tuple) else v for k, v in run.cfg.items()}, "kappa": kappa,
-            "kappa_reason": reason, "models": run.state["models"], "tradeoff": by_model["tune"], "attacks": attacks,
+            "kappa_reason": reason, "models": run.state["models"], "tradeoff": by_model["tune"],
+            "attacks": attacks,
             "randomized": randomized, "matrix": run.results("matrix")[0], "images": by_model["images"],
-            "iterations": by_model["iterations"], "skipped_gpu_rows": skipped}  # fmt: skip
+            "iterations": by_model["iterations"],
+            "skipped_gpu_rows": list(run.cfg["gpu_archs"]) if run.device.type != "cuda" else []}  # fmt: skip
 
 
 SPEC = Paper(
@@ -224,16 +228,18 @@ SPEC = Paper(
     steps=[
         Step("tune", "κ trade-off", _cells("tune", kappas="kappas", n_val="n_val"), cells.tune),
         Step("attack", "Tables 1-3", _attack_cells, cells.attack),
-        Step("random", "Table 4", _cells("random", "all", kappa=_kappa_of, eot="eot", minimal="minimal"), cells.randomized),
+        Step("random", "Table 4", _cells("random", "all", kappa=_kappa_of, eot="eot", minimal="minimal"),
+             cells.randomized),
         Step("matrix", "Figure 7", _cells("matrix", "base", kappas="matrix_kappas"), cells.matrix),
         Step("images", "Figures 5-6", _cells("images", kappa=_kappa_of, n_images="n_images"), cells.images),
-        Step("iterations", "Figure 8", _cells("iterations", kappa=_kappa_of, iterations="iterations"), cells.iterations),
+        Step("iterations", "Figure 8", _cells("iterations", kappa=_kappa_of, iterations="iterations"),
+             cells.iterations),
     ],
     assemble=_assemble,
-    tables=tables,
-    summary=summary,
-    notes=notes,
-    title=title,
-    figures=render,
-    claims=claims,
+    tables=tab.tables,
+    summary=tab.summary,
+    notes=tab.notes,
+    title=tab.title,
+    figures=render,  # type: ignore[arg-type]  # returns {"file", "caption"} per figure
+    claims=tab.claims,
 )  # fmt: skip

@@ -40,13 +40,13 @@ def _jump(run: Run, model: str, kappa: float, name: str = "jump") -> Any:
     return clf
 
 
-def craft(run: Run, clf: Any, attack: str, x: np.ndarray | None = None, y: np.ndarray | None = None) -> np.ndarray:
+def craft(run: Run, clf: Any, attack: str, x: Any = None, y: Any = None) -> np.ndarray:
     """Adversarial examples of ``attack`` against ``clf`` (in its current gradient mode)."""
     cfg, bs = run.cfg, run.cfg["attack_batch"]
     x, y = (run.d.x, run.d.y) if x is None else (x, y)
     if attack == "pgd":
-        return pgd(clf, x, y, loss="ce", eps=cfg["pgd_eps"], eps_step=cfg["pgd_step"], max_iter=cfg["pgd_steps"],
-                   random_init=True, seed=run.seed, batch_size=bs)  # fmt: skip
+        return pgd(clf, x, y, loss="ce", eps=cfg["pgd_eps"], eps_step=cfg["pgd_step"],
+                   max_iter=cfg["pgd_steps"], random_init=True, seed=run.seed, batch_size=bs)  # fmt: skip
     kw = {"nb_candidates": 5, "batch_size": bs, "verbose": False}
     if attack == "tr":
         return TrustRegion(clf, norm=2, max_iter=cfg["tr_iter"], **kw).generate(x)  # type: ignore[no-any-return]
@@ -155,7 +155,9 @@ def _lid(key: str, clf: Any, x: np.ndarray, x_adv: np.ndarray, kw: dict[str, Any
     false positives (``key_det5``) and the higher success rate (``key_success``). None when too few
     correctly classified pairs remain."""
     names = [key] + ([] if adaptive is None else [f"{key}_{s}" for s in ("pgd", "cw", "det5", "success")])
-    extra = {} if adaptive is None else {"adaptive": ("pgd", "cw"), "adaptive_params": adaptive}
+    extra: dict[str, Any] = {}
+    if adaptive is not None:
+        extra = {"adaptive": ("pgd", "cw"), "adaptive_params": adaptive}
     try:
         res = lid_auc(clf, x, x_adv, **kw, **extra)
     except ValueError:
@@ -209,7 +211,8 @@ def images(run: Run, cell: Mapping[str, Any]) -> Result:
     relu, jump = run.state["clf"][m]["relu"], _jump(run, m, cell["kappa"])
     adv_relu, adv_jump = craft(run, relu, "df_2", x, y), craft(run, jump, "df_2", x, y)
     return {"clean": _images(x), "labels": y, "adv_relu": _images(adv_relu), "adv_jump": _images(adv_jump),
-            "pred_relu": relu.predict(adv_relu).argmax(1), "pred_jump": jump.predict(adv_jump).argmax(1)}  # fmt: skip
+            "pred_relu": relu.predict(adv_relu).argmax(1),
+            "pred_jump": jump.predict(adv_jump).argmax(1)}  # fmt: skip
 
 
 def iterations(run: Run, cell: Mapping[str, Any]) -> Result:

@@ -35,19 +35,20 @@ def _recipe(run: Run, train_alpha: float) -> ModelRecipe:
     """The ReLU model (``train_alpha`` = 1) or one trained with a sloped ReLU of that slope."""
     cfg, info = run.cfg, run.d.info
     act = None if train_alpha == 1.0 else (lambda: SlopedReLU(alpha=train_alpha))
+    epochs = cfg["epochs"] if train_alpha == 1.0 else cfg["same_epochs"]
 
     def build(run: Run) -> nn.Module:
         set_seed(run.seed)  # the initialisation is part of the seeded run
         return build_model(cfg["model"], info["input_shape"], info["nb_classes"], activation=act)
 
     def train(run: Run, model: nn.Module) -> dict[str, Any]:
-        hist = fit(model, run.d.x_train, run.d.y_train, epochs=cfg["epochs"], lr=cfg["lr"], device=run.device,
+        hist = fit(model, run.d.x_train, run.d.y_train, epochs=epochs, lr=cfg["lr"], device=run.device,
                    batch_size=cfg["batch_size"], seed=run.seed, verbose=run.verbose)  # fmt: skip
-        return {"epochs": cfg["epochs"], "final_train_accuracy": hist["accuracy"][-1],
+        return {"epochs": epochs, "final_train_accuracy": hist["accuracy"][-1],
                 "test_accuracy_full_split": evaluate(model, run.d.x_test, run.d.y_test, device=run.device)}  # fmt: skip
 
-    keys = ("dataset", "model", "n_train", "epochs", "lr", "batch_size")
-    settings = {**{k: cfg[k] for k in keys}, **({} if train_alpha == 1.0 else {"train_alpha": train_alpha})}
+    keys = ("dataset", "model", "n_train", "lr", "batch_size")
+    settings = {**{k: cfg[k] for k in keys}, "epochs": epochs, **({} if train_alpha == 1.0 else {"train_alpha": train_alpha})}
     tag = f"srelu-cnn-{cfg['dataset']}" + ("" if train_alpha == 1.0 else f"-slope{train_alpha:g}")
     return ModelRecipe(build=build, train=train, settings=settings, tag=tag)
 
