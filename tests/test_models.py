@@ -30,6 +30,7 @@ SITES = {
     "srelu-cifar-cnn": 5,
     "brelu-cnn": 6,
     "brelu-resnet": 7,  # stem + 3 blocks x 2
+    "brelu-gda-paper": 3,  # the BReLU paper's CNN: 3 conv (its ResNet: experiments/test_brelu_gda_models.py)
 }
 
 

@@ -24,7 +24,7 @@ from art.defences.trainer import AdversarialTrainer, Trainer
 from art.estimators.classification import PyTorchClassifier
 from tqdm.auto import tqdm
 
-from art_activation_defenses._validation import check_scalar
+from art_activation_defenses._validation import check_choice, check_scalar
 from art_activation_defenses.defences._common import (
     check_classifier,
     check_data,
@@ -87,9 +87,7 @@ class MixedBatchAdversarialTrainer(Trainer):
         :param seed: Seed of every random draw of the training (default 0).
         """
         super().__init__(check_classifier(classifier))
-        if method not in _METHODS:
-            raise ValueError(f"`method` must be one of {_METHODS}, got {method!r}.")
-        self.method = method
+        self.method = check_choice(method, "method", _METHODS)
         self.eps = check_scalar(eps, "eps", min_val=0, include_boundaries="right")
         self.max_iter = check_scalar(max_iter, "max_iter", "int", min_val=1)
         self.eps_step = (

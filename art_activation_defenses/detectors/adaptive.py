@@ -36,7 +36,13 @@ from art.estimators.estimator import BaseEstimator, LossGradientsMixin
 from torch import nn
 from tqdm.auto import tqdm
 
-from art_activation_defenses._validation import check_bool, check_choice, check_scalar
+from art_activation_defenses._validation import (
+    check_array,
+    check_bool,
+    check_choice,
+    check_labels,
+    check_scalar,
+)
 from art_activation_defenses.activations import RetrofitActivation
 from art_activation_defenses.detectors._layers import LayerTap, default_layers
 from art_activation_defenses.detectors.features import _Reference, _self_mask, _split, mle_lid
@@ -125,7 +131,8 @@ class SurrogateLID:
             (s, b % len(self._ref_slices)) for b, s in enumerate(_split(n, int(self.detector.batch_size)))
         ]
 
-    def _model_input(self, x: torch.Tensor) -> torch.Tensor:
+    def model_input(self, x: torch.Tensor) -> torch.Tensor:
+        """The classifier's framework preprocessing of ``x`` (a tensor on its device), differentiable."""
         x_pre, _ = self.classifier._apply_preprocessing(x, y=None, fit=False, no_grad=False)
         return x_pre
 
@@ -134,7 +141,7 @@ class SurrogateLID:
             xr_raw = self._x_reference[self._ref_slices[index]]
             xr = torch.as_tensor(xr_raw, dtype=torch.float32, device=self.device)
             with torch.no_grad():
-                _, names, feats = tap.run_grad(self._model_input(xr))
+                _, names, feats = tap.run_grad(self.model_input(xr))
             if names != self.detector.feature_names_:
                 raise ValueError(
                     f"Surrogate feature columns {names!r} differ from the detector's "
@@ -162,7 +169,7 @@ class SurrogateLID:
         :return: (logits, features (batch, n_columns), detector logit (batch,)).
         """
         xr, refs = self._reference(ref_index, tap)
-        logits, _, feats = tap.run_grad(self._model_input(x))
+        logits, _, feats = tap.run_grad(self.model_input(x))
         excluded = _self_mask(x.detach().flatten(1), xr)
         cols = []
         for fq, ref in zip(feats, refs, strict=True):
@@ -176,19 +183,6 @@ class SurrogateLID:
             cols.append(mle_lid(d2, self.k))
         features = torch.stack(cols, dim=1)
         return logits, features, features @ self.weight + self.bias
-
-
-def _as_labels(y: np.ndarray | None, n: int, nb_classes: int) -> np.ndarray | None:
-    if y is None:
-        return None
-    y_arr = np.asarray(y)
-    if y_arr.ndim == 2 and y_arr.shape == (n, nb_classes):
-        y_arr = y_arr.argmax(1)
-    if y_arr.shape != (n,) or y_arr.dtype.kind not in "iu":
-        raise ValueError(f"`y` must be {n} class indices or one-hot rows, got shape {np.asarray(y).shape}.")
-    if y_arr.min() < 0 or y_arr.max() >= nb_classes:
-        raise ValueError(f"`y` must lie in [0, {nb_classes}), got values in [{y_arr.min()}, {y_arr.max()}].")
-    return y_arr.astype(np.int64)
 
 
 def _unit(grad: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
@@ -330,15 +324,8 @@ class AdaptiveLIDAttack(EvasionAttack):
         if kwargs:
             raise ValueError(f"AdaptiveLIDAttack.generate got unexpected keyword arguments {sorted(kwargs)}.")
         clf = self.estimator
-        if not isinstance(x, np.ndarray) or x.ndim < 2 or x.shape[0] == 0:
-            raise ValueError(
-                f"`x` must be a non-empty numpy batch, got {type(x).__name__} {getattr(x, 'shape', '')}."
-            )
-        if tuple(x.shape[1:]) != tuple(clf.input_shape):
-            raise ValueError(f"`x` has sample shape {x.shape[1:]}, expected {tuple(clf.input_shape)}.")
-        if x.dtype.kind == "f" and not np.isfinite(x).all():
-            raise ValueError("`x` contains NaN or infinite values.")
-        labels = _as_labels(y, x.shape[0], int(clf.nb_classes))
+        check_array(x, "x", ndim_min=2, input_shape=clf.input_shape, floating=False)
+        labels = None if y is None else check_labels(y, "y", x.shape[0], int(clf.nb_classes))
         surrogate = SurrogateLID(clf, _check_fitted(self.detector))
         device = surrogate.device
         generator = torch.Generator(device="cpu").manual_seed(int(self.seed))
@@ -354,7 +341,7 @@ class AdaptiveLIDAttack(EvasionAttack):
                     x0 = torch.as_tensor(x[q_slice], dtype=torch.float32, device=device)
                     if labels is None:
                         with torch.no_grad():
-                            yb = tap.run_grad(surrogate._model_input(x0))[0].argmax(1)
+                            yb = tap.run_grad(surrogate.model_input(x0))[0].argmax(1)
                     else:
                         yb = torch.as_tensor(labels[q_slice], device=device)
                     out[q_slice] = self._attack_batch(surrogate, tap, x0, yb, r_index, generator, clip)

@@ -375,9 +375,7 @@ def lid_auc(
         check_samples(x_noisy, "x_noisy", clip_values=clip, reference=x_clean, reference_name="x_clean")
     if x_noisy is not None and x_noisy.shape != x_clean.shape:
         raise ValueError(f"`x_noisy` shape {x_noisy.shape} differs from `x_clean` shape {x_clean.shape}.")
-    check_scalar(test_size, "test_size")
-    if not 0.0 < float(test_size) < 1.0:
-        raise ValueError(f"`test_size` must lie in (0, 1), got {test_size!r}.")
+    check_scalar(test_size, "test_size", min_val=0, max_val=1, include_boundaries="neither")
     if adaptive:
         from art_activation_defenses.detectors.adaptive import check_adaptive
 

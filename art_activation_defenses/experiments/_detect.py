@@ -6,7 +6,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from art_activation_defenses._device import Device, resolve_device
 from art_activation_defenses.activations.registry import activation_class
@@ -129,8 +129,10 @@ def detect_model(
     net, _ = load_model(
         model, info["input_shape"], info["nb_classes"], weights=weights, model_kwargs=settings["model_kwargs"]
     )
-    spec: dict[str, Any] = {**estimator_kwargs(info, dev), **activation_params}
-    defended = RetrofitClassifier(net, activation=activation, layers=layers or None, **spec)
+    defended = RetrofitClassifier(
+        net, activation=activation, layers=layers or None, **estimator_kwargs(info, dev),
+        **cast(Mapping[str, Any], activation_params),  # as it came from the command line: {"kappa": 1.0}
+    )  # fmt: skip
     relu = relu_classifier(net, info, dev)
     adaptive_params = {"eps": eps, "eps_step": eps / 10, "max_iter": adaptive_steps, "seed": seed}
     rows = []

@@ -161,8 +161,10 @@ def evaluate_model(
     net, meta = load_model(
         model, info["input_shape"], info["nb_classes"], weights=weights, model_kwargs=settings["model_kwargs"]
     )
-    spec: dict[str, Any] = {**estimator_kwargs(info, dev), **activation_params}
-    defended = RetrofitClassifier(net, activation=activation, layers=layers or None, **spec)
+    defended = RetrofitClassifier(
+        net, activation=activation, layers=layers or None, **estimator_kwargs(info, dev),
+        **cast(Mapping[str, Any], activation_params),  # as it came from the command line: {"kappa": 1.0}
+    )  # fmt: skip
     relu = relu_classifier(net, info, dev)
     result = audit(
         defended,

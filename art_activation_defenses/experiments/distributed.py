@@ -32,11 +32,12 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
 from art.estimators.classification import PyTorchClassifier
 
 from art_activation_defenses.experiments.runner import cell_key
 
-__all__ = ["RayExecutor", "CellFailedError", "dumps_compute"]
+__all__ = ["RayExecutor", "CellFailedError", "dumps_compute", "loads_compute"]
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +140,8 @@ class RayExecutor:
         if not cells:
             return
         ray = _import_ray()
-        task = ray.remote(_compute_cell).options(num_cpus=1, num_gpus=self.gpus_per_task)
+        # a worker that dies mid-cell (killed, out of memory) is replaced and its cell retried
+        task = ray.remote(_compute_cell).options(num_cpus=1, num_gpus=self.gpus_per_task, max_retries=3)
         blob = ray.put(dumps_compute(compute))
         pending: dict[Any, dict[str, Any]] = {}
         queue = iter(cells)
@@ -205,26 +207,42 @@ def _compute_cell(
     compute = _WORKER_COMPUTE.get(key)
     if compute is None:
         _WORKER_COMPUTE.clear()  # an earlier grid's run
-        compute = pickle.loads(ray.get(ref))
+        compute = loads_compute(*ray.get(ref))
         _WORKER_COMPUTE[key] = compute
     start = time.perf_counter()
     result = compute(cell)
     return dict(result), time.perf_counter() - start
 
 
-def dumps_compute(compute: Callable[[Mapping[str, Any]], Mapping[str, Any]]) -> bytes:
-    """``compute`` and everything it closes over, as bytes (cloudpickle: lambdas and closures too).
+def dumps_compute(compute: Callable[..., Any]) -> tuple[bytes, list[np.ndarray]]:
+    """``compute`` and everything it closes over (cloudpickle: lambdas and closures too), as the
+    pickle stream and its large contiguous buffers (numpy data, out of band: Ray's object store
+    shares them, read-only, between the workers of a node instead of copying them into each).
 
     ART's ``PyTorchClassifier`` (and subclasses) pickle themselves by saving the model to a file
-    in ``ART_DATA_PATH`` and reloading it on the default device; here they travel by value in the
-    bytes instead, on the device they live on, with their model and optimiser.
+    in ``ART_DATA_PATH`` and reloading it on the default device; here they travel by value
+    instead, on the device they live on, with their model and optimiser.
     """
-    buffer = io.BytesIO()
-    _pickler_class()(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(compute)
-    return buffer.getvalue()
+    stream = io.BytesIO()
+    buffers: list[pickle.PickleBuffer] = []
+
+    def out_of_band(buffer: pickle.PickleBuffer) -> bool:  # False: out of band
+        if buffer.raw().nbytes < _OUT_OF_BAND_BYTES:
+            return True
+        buffers.append(buffer)
+        return False
+
+    _pickler_class()(stream, protocol=5, buffer_callback=out_of_band).dump(compute)
+    return stream.getvalue(), [np.frombuffer(b.raw(), dtype=np.uint8) for b in buffers]
+
+
+def loads_compute(stream: bytes, buffers: list[np.ndarray]) -> Any:
+    """Inverse of :func:`dumps_compute`."""
+    return pickle.loads(stream, buffers=buffers)
 
 
 _PICKLER: list[type] = []
+_OUT_OF_BAND_BYTES = 1 << 16  # smaller arrays stay in the pickle stream
 
 
 def _pickler_class() -> type:

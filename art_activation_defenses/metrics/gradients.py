@@ -85,12 +85,7 @@ def gradient_masking_checks(
     check_classifier(classifier)
     check_array(x, "x", ndim_min=2, input_shape=classifier.input_shape, floating=False)
     batch_size = check_scalar(batch_size, "batch_size", "int", min_val=1)
-    if (
-        isinstance(zero_atol, bool)
-        or not isinstance(zero_atol, (int, float))
-        or not 0 <= zero_atol < float("inf")
-    ):
-        raise ValueError(f"`zero_atol` must be a non-negative number, got {zero_atol!r}.")
+    zero_atol = check_scalar(zero_atol, "zero_atol", min_val=0)
     n = x.shape[0]
     pred_a = np.asarray(classifier.predict(x, batch_size=batch_size), dtype=np.float64)
     pred_b = np.asarray(classifier.predict(x, batch_size=batch_size), dtype=np.float64)

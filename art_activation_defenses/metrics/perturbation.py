@@ -188,9 +188,7 @@ def minimal_fgsm_perturbations(
     p = check_norm(norm)
     batch_size = check_scalar(batch_size, "batch_size", "int", min_val=1)
     eps_step = check_scalar(eps_step, "eps_step", min_val=0, include_boundaries="right")
-    eps_max = check_scalar(eps_max, "eps_max", min_val=0, include_boundaries="right")
-    if eps_max < eps_step:
-        raise ValueError(f"`eps_max` must be >= eps_step={eps_step!r}, got {eps_max!r}.")
+    eps_max = check_scalar(eps_max, "eps_max", min_val=eps_step)
     steps = eps_max / eps_step
     if steps > MAX_FGSM_STEPS:
         raise ValueError(

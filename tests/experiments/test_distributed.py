@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,12 @@ import pytest
 import torch
 from torch import nn
 
-from art_activation_defenses.experiments.distributed import CellFailedError, RayExecutor, dumps_compute
+from art_activation_defenses.experiments.distributed import (
+    CellFailedError,
+    RayExecutor,
+    dumps_compute,
+    loads_compute,
+)
 from art_activation_defenses.experiments.protocol import ModelRecipe, Paper, Run, Step
 from art_activation_defenses.experiments.runner import CellStore, ExperimentContext, run_grid, run_paper
 
@@ -143,11 +149,12 @@ def _logged(log: Path) -> list[int]:
 
 def test_failed_cell_keeps_the_others_and_a_rerun_resumes(ray_executor: RayExecutor, tmp_path: Path) -> None:
     log, store_path = tmp_path / "computed.txt", tmp_path / "cells.json"
-    cells = [{"i": i} for i in range(6)]
+    cells = [{"i": i} for i in range(12)]
 
     def compute(cell: Mapping[str, Any], fail: bool = True) -> dict[str, int]:
         if fail and cell["i"] == 2:
             raise RuntimeError("cell two is broken")
+        time.sleep(0.2)
         with open(log, "a") as f:  # the workers share this machine's disk
             f.write(f"{cell['i']}\n")
         return {"square": cell["i"] ** 2}
@@ -159,15 +166,15 @@ def test_failed_cell_keeps_the_others_and_a_rerun_resumes(ray_executor: RayExecu
     first = _logged(log)
     stored = sorted(r["cell"]["i"] for r in CellStore(store_path).records())
     assert stored == sorted(first) and 2 not in stored
-    # those before it were kept (and cell 3 when it was in flight beside it); none submitted after it
-    assert {0, 1} <= set(stored) <= {0, 1, 3}
+    assert {0, 1} <= set(stored)  # those before it were kept (and any in flight beside it) ...
+    assert len(stored) < 11  # ... but no new cell was submitted once the failure was seen
 
     records = run_grid(
         cells, lambda c: compute(c, fail=False), CellStore(store_path), verbose=False, executor=ray_executor
     )
-    assert [r["result"]["square"] for r in records] == [i * i for i in range(6)]
+    assert [r["result"]["square"] for r in records] == [i * i for i in range(12)]
     again = _logged(log)[len(first) :]
-    assert sorted(again) == sorted(set(range(6)) - set(first))  # only the missing cells were computed
+    assert sorted(again) == sorted(set(range(12)) - set(first))  # only the missing cells were computed
 
 
 def test_a_killed_worker_is_retried(ray_executor: RayExecutor, tmp_path: Path) -> None:
@@ -185,8 +192,6 @@ def test_a_killed_worker_is_retried(ray_executor: RayExecutor, tmp_path: Path) -
 
 
 def test_classifiers_travel_by_value(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import pickle
-
     from art import config
     from art.estimators.classification import PyTorchClassifier
 
@@ -194,8 +199,10 @@ def test_classifiers_travel_by_value(tmp_path: Path, monkeypatch: pytest.MonkeyP
     model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     clf = PyTorchClassifier(model, nn.CrossEntropyLoss(), (4,), 3, optimizer=opt, device_type="cpu")
-    x = np.random.default_rng(0).random((5, 4), dtype=np.float32)
-    copy = pickle.loads(dumps_compute(lambda: (clf, x)))()
+    x = np.random.default_rng(0).random((20_000, 4), dtype=np.float32)
+    stream, buffers = dumps_compute(lambda: (clf, x))
+    assert [b.nbytes for b in buffers] == [x.nbytes]  # the array travels out of band
+    copy = loads_compute(stream, buffers)()
     assert list(tmp_path.iterdir()) == []  # no model files written
     clf2, x2 = copy
     assert type(clf2) is PyTorchClassifier and clf2.model is not model

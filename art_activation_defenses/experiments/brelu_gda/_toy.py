@@ -116,8 +116,8 @@ def toy_cell(
             x_test, y=np.eye(2, dtype=np.float32)[y_test]
         )
         with torch.no_grad():
-            proba = torch.softmax(model(torch.from_numpy(lattice).to(device)), 1)[:, 1].reshape(grid, grid)
-            proba = proba.cpu().numpy()
+            logits = model(torch.from_numpy(lattice).to(device))
+        proba = torch.softmax(logits, 1)[:, 1].reshape(grid, grid).cpu().numpy()
         out["methods"][method] = {
             "accuracy": float((clf.predict(x_test).argmax(1) == y_test).mean()),
             "fgsm_l2_accuracy": float((clf.predict(x_adv).argmax(1) == y_test).mean()),

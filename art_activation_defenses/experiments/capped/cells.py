@@ -36,7 +36,7 @@ __all__ = ["SETTINGS", "PLACES", "recipes", "prepare", "eval_cell", "advtrain_ce
 PLACES: dict[str, tuple[int, ...]] = {
     "relu": (), "hl1": (0,), "hl2": (1,), "hl3": (2,), "both": (0, 1), "all": (0, 1, 2),
 }  # fmt: skip
-_SHARED = {"eps": 0.1, "adv_eps": 0.1, "fig1_places": ("hl1", "hl2", "hl3", "all"), "fig1_iter": 20}
+_SHARED = {"eps": 0.1, "adv_eps": 0.1, "fig1_iter": 20}
 SETTINGS: dict[bool, dict[str, Any]] = {
     True: {
         **_SHARED, "dataset": "digits", "n_train": None, "n_eval": 100, "epochs": 20, "lr": 3e-3,
@@ -46,7 +46,8 @@ SETTINGS: dict[bool, dict[str, Any]] = {
         "zg_n": 30, "zg_iter": 50, "zg_step": 0.05, "sens_n": 30, "cw_n": 20, "cw_iter": 5, "cw_bss": 2,
         "cw_const": 1.0, "cw_lr": 0.05, "attack_batch": 128,
         "init_betas": (0.05,), "eval_betas": (0.01, 0.15), "proto_iter": 10, "proto_step": 0.025,
-        "fig1_hidden": (32, 16, 8), "fig1_betas": (0.1, 10.0), "fig1_eps": 0.078125, "fig1_step": 0.0078125,
+        "fig1_hidden": (32, 16, 8), "fig1_places": ("hl2", "all"), "fig1_betas": (0.1,), "fig1_eps": 0.078125,
+        "fig1_step": 0.0078125,
     },
     False: {
         **_SHARED, "dataset": "mnist", "n_train": 20000, "n_eval": 1000, "epochs": 3, "lr": 1e-3,
@@ -58,7 +59,7 @@ SETTINGS: dict[bool, dict[str, Any]] = {
         "attack_batch": 250, "init_betas": (0.01, 0.1, 1.0),
         "eval_betas": tuple(round(0.01 * i, 2) for i in range(1, 16)), "proto_iter": 10, "proto_step": 0.01,
         "fig1_hidden": (392, 196, 98), "fig1_betas": (0.01, 0.1, 1.0, 10.0, 100.0), "fig1_eps": 20 / 256,
-        "fig1_step": 2 / 256,
+        "fig1_step": 2 / 256, "fig1_places": ("hl1", "hl2", "hl3", "all"),
     },
 }  # fmt: skip
 

@@ -94,7 +94,10 @@ def _setup_rows(cfg: dict[str, Any]) -> list[dict[str, Any]]:
         ("PGD", "step"): n(cfg["fig1_step"]),
         ("PGD", "iterations"): n(cfg["fig1_iter"]),
         ("max values", "β"): None,  # Figure 1 and Figure 11 share the row; filled below
-        ("evaluated max values", "range"): f"{min(cfg['eval_betas']):g} to {max(cfg['eval_betas']):g}",
+        (
+            "evaluated max values",
+            "range",
+        ): f"{min(cfg['eval_betas'], default=0):g} to {max(cfg['eval_betas'], default=0):g}",
         ("initial max values", "β_init"): ", ".join(map(n, cfg["init_betas"])),
         ("threshold in prose", "max value"): "see claims (fig4-general-hl2)",
         ("clean training", "epochs"): n(cfg["t1_clean_epochs"] or cfg["epochs"]),

@@ -45,10 +45,13 @@ def _recipe(run: Run, train_alpha: float) -> ModelRecipe:
         hist = fit(model, run.d.x_train, run.d.y_train, epochs=epochs, lr=cfg["lr"], device=run.device,
                    batch_size=cfg["batch_size"], seed=run.seed, verbose=run.verbose)  # fmt: skip
         return {"epochs": epochs, "final_train_accuracy": hist["accuracy"][-1],
-                "test_accuracy_full_split": evaluate(model, run.d.x_test, run.d.y_test, device=run.device)}  # fmt: skip
+                "test_accuracy_full_split": evaluate(model, run.d.x_test, run.d.y_test,
+                                                     device=run.device)}  # fmt: skip
 
     keys = ("dataset", "model", "n_train", "lr", "batch_size")
-    settings = {**{k: cfg[k] for k in keys}, "epochs": epochs, **({} if train_alpha == 1.0 else {"train_alpha": train_alpha})}
+    settings = {**{k: cfg[k] for k in keys}, "epochs": epochs}
+    if train_alpha != 1.0:
+        settings["train_alpha"] = train_alpha
     tag = f"srelu-cnn-{cfg['dataset']}" + ("" if train_alpha == 1.0 else f"-slope{train_alpha:g}")
     return ModelRecipe(build=build, train=train, settings=settings, tag=tag)
 
@@ -83,8 +86,8 @@ SPEC = Paper(
     models=_models,
     prepare=c.prepare,
     steps=[
-        Step("curves", "attacks over eps", _grid("curve", alpha=_alphas, attack=lambda g: list(CURVE_ATTACKS)),
-             c.curve_cell),  # fmt: skip
+        Step("curves", "attacks over eps",
+             _grid("curve", alpha=_alphas, attack=lambda g: list(CURVE_ATTACKS)), c.curve_cell),  # fmt: skip
         Step("transfer", "transfer", _grid("transfer", "alphas"), c.transfer_cell),
         Step("audits", "margin+BPDA", _grid("audit", "headline_eps", alpha=_alphas), c.audit_step),
         Step("surrogate", "surrogate", _grid("surrogate", "surrogate_n", "surrogate_epochs", alpha=_alphas),
@@ -95,16 +98,19 @@ SPEC = Paper(
         Step("tsne", "t-SNE", _grid("tsne", "tsne_n", alpha=_alphas), c.tsne_cell),
         Step("same_slope", "same slope", _grid("same-slope", train_alpha=lambda g: [1.0, *g["same_slopes"]]),
              c.same_slope_cell),  # fmt: skip
-        Step("activations", "other activations", _grid("activation", activation=lambda g: list(g["activations"])),
+        Step("activations", "other activations",
+             _grid("activation", activation=lambda g: list(g["activations"])),
              c.activation_cell),  # fmt: skip
-        Step("fig4", "Fig. 4 attacks", _grid("fig4", alpha=lambda g: list(g["fig4_alphas"]),
-                                             attack=lambda g: list(g["fig4_attacks"])), c.fig4_cell),  # fmt: skip
+        Step("fig4", "Fig. 4 attacks",
+             _grid("fig4", alpha=lambda g: list(g["fig4_alphas"]), attack=lambda g: list(g["fig4_attacks"])),
+             c.fig4_cell),  # fmt: skip
     ],
     assemble=assemble,
     tables=tables,
     summary=summary,
     notes=notes,
     claims=claims,
-    title=lambda run: "Sloped ReLU (Borji 2020) on " + ("scikit-learn digits (quick)" if run.quick else "MNIST"),
+    title=lambda run: "Sloped ReLU (Borji 2020) on "
+    + ("scikit-learn digits (quick)" if run.quick else "MNIST"),
     figures=render,
 )

@@ -15,10 +15,12 @@ import numpy as np
 import torch
 from art.attacks.evasion import (
     BasicIterativeMethod,
-    DeepFool as ArtDeepFool,
     FastGradientMethod,
     ProjectedGradientDescent,
     VirtualAdversarialMethod,
+)
+from art.attacks.evasion import (
+    DeepFool as ArtDeepFool,
 )
 from art.estimators.classification import PyTorchClassifier
 from torch import nn
@@ -87,7 +89,8 @@ def prepare(run: Run) -> None:
     for key in ("relu", "defended"):
         clf = RetrofitClassifier(
             run.models["relu"], nn.CrossEntropyLoss(), info["input_shape"], info["nb_classes"],
-            activation="srelu", alpha=1.0, clip_values=info["clip_values"], device_type=art_device_type(run.device),
+            activation="srelu", alpha=1.0, clip_values=info["clip_values"],
+            device_type=art_device_type(run.device),
         )  # fmt: skip
         run.state[key] = place_classifier(clf, run.device)
 
@@ -119,7 +122,8 @@ def _pgd(run: Run, clf: PyTorchClassifier, eps: float, *, loss: Loss = "ce", ear
     """L∞ (or L2) PGD, random start, step 2.5 ε / steps; ``early_stop=False`` for transfer examples."""
     n = int(steps or run.cfg["pgd_steps"])
     return pgd(clf, run.d.x, run.d.y, loss=loss, eps=eps, eps_step=2.5 * eps / n, max_iter=n, norm=norm,
-               random_init=random_init, seed=run.seed, batch_size=run.cfg["attack_batch"], early_stop=early_stop)  # fmt: skip
+               random_init=random_init, seed=run.seed, batch_size=run.cfg["attack_batch"],
+               early_stop=early_stop)  # fmt: skip
 
 
 def _fgsm(run: Run, clf: PyTorchClassifier, eps: float, loss: Loss = "ce") -> np.ndarray:
@@ -189,7 +193,8 @@ def curve_cell(run: Run, cell: Cell) -> dict[str, Any]:
 def transfer_cell(run: Run, cell: Cell) -> dict[str, Any]:
     """PGD crafted on the ReLU model at every ε, evaluated on every slope (the transfer column)."""
     crafted = [_pgd(run, run.state["relu"], eps, early_stop=False) for eps in run.cfg["eps"]]
-    return {"accuracy": {str(a): [_acc(at(run, a), xa, run.d.y) for xa in crafted] for a in run.cfg["alphas"]}}
+    alphas = run.cfg["alphas"]
+    return {"accuracy": {str(a): [_acc(at(run, a), xa, run.d.y) for xa in crafted] for a in alphas}}
 
 
 def audit_step(run: Run, cell: Cell) -> dict[str, Any]:
@@ -199,7 +204,8 @@ def audit_step(run: Run, cell: Cell) -> dict[str, Any]:
     clf, cfg = at(run, cell["alpha"]), run.cfg
     row = audit_cell(clf, run.state["relu"], run.d.x, run.d.y, eps=cfg["headline_eps"],
                      eps_step=2.5 * cfg["headline_eps"] / cfg["pgd_steps"], max_iter=cfg["pgd_steps"],
-                     budget=cfg.get("audit_budget", "quick"), batch_size=cfg["attack_batch"], seed=run.seed)  # fmt: skip
+                     budget=cfg.get("audit_budget", "quick"), batch_size=cfg["attack_batch"],
+                     seed=run.seed)  # fmt: skip
     grads = np.asarray(clf.loss_gradient(run.d.x, _onehot(run))).reshape(len(run.d.x), -1)
     row.update(margin_bpda=row.pop("margin_bpda_acc"), clean=_acc(clf, run.d.x, run.d.y),
                zero_gradient_share=float((np.abs(grads).max(1) == 0).mean()))  # fmt: skip
@@ -209,15 +215,18 @@ def audit_step(run: Run, cell: Cell) -> dict[str, Any]:
 def surrogate_cell(run: Run, cell: Cell) -> dict[str, Any]:
     """Figure 8: a ReLU model trained to match the defended logits, attacked, transferred."""
     clf, cfg, x, y = at(run, cell["alpha"]), run.cfg, run.d.x, run.d.y
-    surrogate, agreement = train_surrogate(clf, copy.deepcopy(run.models["relu"]), run.d.x_train[: cfg["surrogate_n"]],
-                                           epochs=cfg["surrogate_epochs"], batch_size=128, seed=run.seed)  # fmt: skip
+    surrogate, agreement = train_surrogate(  # a fresh, seeded initialisation of the architecture
+        clf, run.models["relu"], run.d.x_train[: cfg["surrogate_n"]], epochs=cfg["surrogate_epochs"],
+        batch_size=128, seed=run.seed)  # fmt: skip
     return {"agreement": agreement,
             "fgsm": [_acc(clf, _fgsm(run, surrogate, e), y) for e in cfg["eps"]],
             "pgd": [_acc(clf, _pgd(run, surrogate, e, early_stop=False), y) for e in cfg["eps"]],
             "surrogate_clean": _acc(surrogate, x, y)}  # fmt: skip
 
 
-def _targeted_margin_fgsm(clf: PyTorchClassifier, x: np.ndarray, target: np.ndarray, eps: float) -> np.ndarray:
+def _targeted_margin_fgsm(
+    clf: PyTorchClassifier, x: np.ndarray, target: np.ndarray, eps: float
+) -> np.ndarray:
     """Targeted one-step attack on the logit margin ``z_t - max_{k != t} z_k`` (does not saturate)."""
     model, was_training = clf.model, clf.model.training
     model.eval()
@@ -245,7 +254,8 @@ def targeted_cell(run: Run, cell: Cell) -> dict[str, Any]:
         return _art_fgsm(run, model, eps, targeted=True, y=_onehot(run, t))
 
     every = np.ones(len(y), dtype=bool)
-    out: dict[str, Any] = {"overall": [], "overall_margin": [], "overall_transfer": [], "overall_accuracy": []}
+    keys = ("overall", "overall_margin", "overall_transfer", "overall_accuracy")
+    out: dict[str, Any] = {k: [] for k in keys}
     for eps in cfg["eps"]:
         x_adv = ce(clf, eps, targets)
         out["overall"].append(hit(x_adv, targets, every))
@@ -344,9 +354,9 @@ def _vat_direction(run: Run, clf: PyTorchClassifier) -> np.ndarray:
                                    batch_size=run.cfg["attack_batch"], verbose=False)
     state = np.random.get_state()  # noqa: NPY002 - ART's draw
     np.random.seed(run.seed)  # noqa: NPY002
-    try:
-        # a saturated softmax gives 0 * log(0) in ART's KL: no direction (the attack fails) instead of NaN
-        return np.nan_to_num(vat.generate(run.d.x) - run.d.x, nan=0.0, posinf=0.0, neginf=0.0)
+    try:  # a saturated softmax gives 0 * log(0) in ART's KL: no direction (the attack fails), not NaN
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.nan_to_num(vat.generate(run.d.x) - run.d.x, nan=0.0, posinf=0.0, neginf=0.0)
     finally:
         np.random.set_state(state)  # noqa: NPY002
 

@@ -16,7 +16,7 @@ _NAMES = {
 }  # fmt: skip
 
 
-def render(results: dict[str, Any], out_dir: str | Path) -> list[dict[str, str]]:
+def render(results: dict[str, Any], out_dir: str | Path) -> list[Any]:
     """Draw Figures 2-3, 5-6, 7, 8 and 9 as PNGs into ``out_dir``.
 
     :param results: The stored ``results.json`` of the reproduction.
