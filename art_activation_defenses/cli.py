@@ -5,14 +5,14 @@ arguments are checked in the command line's own terms (flags, not Python argumen
 output path, the checkpoint, the defence parameters, the budget, the device; then torch's thread
 count is set. What a command prints comes from the results it holds, never from re-reading its files.
 
-The path of a defence parameter, e.g. ``evaluate --param kappa=1`` (measured with
-``sys.settrace`` / a spy on ``RetrofitActivation.set_params``): ``_ParamAction`` parses the text once
-into ``args.activation_params = {"kappa": 1.0}``, ``cli_checks`` checks its names once, then
-``_run_evaluate`` -> ``evaluate_model(activation_params=)`` -> ``RetrofitClassifier(**activation_params)``
--> ``retrofit(**params)`` -> ``create_activation(**params)`` -> ``JumpReLU(kappa=)``, whose
-``set_params`` validates the value: 9 calls from the text to the module's check (8 to its constructor;
-was 12), in 6 files, with 2 renames (``activation_params`` -> ``params`` -> ``kappa``) and one change of
-form (text -> dict; was 6 renames, 4 changes of form). The dict reaches the estimator as it is.
+The path of a defence parameter, ``evaluate --param kappa=1`` (traced with a spy on
+``RetrofitActivation.set_params``, see ``tests/test_cli_flags.py``): ``_ParamAction`` parses the text
+once into ``args.activation_params = {"kappa": 1.0}`` and ``cli_checks`` checks its names once; then
+``_run_evaluate`` -> ``evaluate_model(activation_params=)`` -> ``RetrofitClassifier(net,
+**activation_params)`` (built from the module, no ART classifier taken apart) -> ``retrofit(**params)``
+-> ``_make_factory`` -> ``create_activation(**params)`` -> ``JumpReLU(kappa=)`` -> ``set_params``, which
+checks the value: 9 calls (was 12), 3 of them in the command line and ``commands``, with 2 renames
+(``activation_params`` -> ``params`` -> ``kappa``; was 6) and one change of form (text -> dict; was 4).
 """
 
 from __future__ import annotations
@@ -80,8 +80,8 @@ def _run_reproduce(args: argparse.Namespace) -> int:
             workers=args.workers,
             ray_address=args.ray_address,
         )
-    except ImportError as err:
-        if args.workers is None and args.ray_address is None:
+    except ImportError as err:  # the Ray executor's, with the install hint
+        if (args.workers is None and args.ray_address is None) or "ray" not in str(err).lower():
             raise
         flag = "--workers" if args.workers is not None else "--ray-address"
         raise UsageError(f"{flag} needs Ray: {err}") from None

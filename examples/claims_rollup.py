@@ -1,7 +1,7 @@
 """Print the roll-up of the claims ledgers under ``examples/results/*/claims.json`` as Markdown.
 
-    python examples/claims_rollup.py            # the table in README's "What the full reproductions found"
-    python examples/claims_rollup.py DIR ...    # other result folders
+python examples/claims_rollup.py            # the table in README's "What the full reproductions found"
+python examples/claims_rollup.py DIR ...    # other result folders
 """
 
 from __future__ import annotations
@@ -10,7 +10,13 @@ import json
 import sys
 from pathlib import Path
 
-VERDICTS = ("reproduced", "direction reproduced", "not reproduced", "reversed under adaptive attacks", "not run")
+VERDICTS = (
+    "reproduced",
+    "direction reproduced",
+    "not reproduced",
+    "reversed under adaptive attacks",
+    "not run",
+)
 
 
 def rollup(folders: list[Path]) -> str:

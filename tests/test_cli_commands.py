@@ -40,7 +40,9 @@ def test_evaluate_flags_sloped_relu_masking(
     assert code == 0
     result = json.loads((tmp_path / "audit.json").read_text())
     assert result["flagged"] and result["activation_params"] == {"alpha": 100.0}
-    assert "MASKING" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "MASKING" in out
+    assert out == (tmp_path / "audit.md").read_text() + "\n"  # printed from the result: the same report
 
 
 def test_tune_and_detect(checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -43,9 +43,12 @@ def test_layers_are_used_and_unknown_names_rejected(
     assert "--layers" in err and "'foo'" in err and "features.1" in err
 
 
-def test_markdown_names_attack_eps_n_and_every_column(checkpoint: Path, tmp_path: Path) -> None:
+def test_markdown_names_attack_eps_n_and_every_column(
+    checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert _detect(checkpoint, tmp_path, "--param", "kappa=0.3", "--adaptive-steps", "5") == 0
     md = (tmp_path / "detect.md").read_text()
+    assert capsys.readouterr().out == md + "\n"  # printed from the result: the same report
     result = json.loads((tmp_path / "detect.json").read_text())
     assert "FGSM L∞ ε = 0.1" in md and "n = 80 test images" in md and "5 steps of 0.01" in md
     for header in ("AUC plain", "det@5%FPR plain", "AUC adaptive PGD", "success adaptive C&W", "test pairs"):

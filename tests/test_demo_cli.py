@@ -37,6 +37,10 @@ def test_run_demo_writes_json_markdown_csv_and_plot(tmp_path: Path) -> None:
     ):
         assert key in jump
     assert 0.0 < relu["deepfool_rho"] < 1.0
+    tuning = results["tuning"]  # the DeepFool columns are evaluation.tune_kappa's curve (kappa 0 = ReLU)
+    assert tuning["values"] == [0.0, 0.3] and tuning["rho"] == [relu["deepfool_rho"], jump["deepfool_rho"]]
+    assert jump["deepfool_bpda_fool_rate"] == tuning["fool_rate_bpda"][1]
+    assert results["config"]["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
     stored = json.loads((tmp_path / "results.json").read_text())
     assert stored["rows"][1]["kappa"] == 0.3 and "environment" in stored
     md = (tmp_path / "results.md").read_text()
@@ -71,9 +75,8 @@ def test_masking_gap_flags_only_beyond_margin() -> None:
 
 
 def test_cli_demo_prints_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(
-        ["demo", "--out", str(tmp_path), "--kappas", "0.3", "--n-eval", "30", "--epochs", "5", "--quiet"]
-    )
+    argv = ["demo", "--out", str(tmp_path), "--values", "kappa=0.3", "--n-eval", "30", "--epochs", "5"]
+    code = main([*argv, "--quiet"])
     out = capsys.readouterr().out
     assert code == 0
     assert "| ReLU |" in out and "| JumpReLU | 0.300 |" in out
@@ -89,4 +92,6 @@ def test_cli_errors_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "train-images-idx3-ubyte" in err and "--data-dir" in err
     assert main([]) == 2
     with pytest.raises(SystemExit):
-        main(["demo", "--kappas", "a,b"])
+        main(["demo", "--values", "kappa=a,b"])
+    with pytest.raises(SystemExit):
+        main(["demo", "--kappas", "a,b"])  # the deprecated spelling checks its numbers too

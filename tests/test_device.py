@@ -18,8 +18,7 @@ import torch
 from torch import nn
 
 from art_activation_defenses._device import resolve_device
-from art_activation_defenses.attacks import FMN, DeepFool, TrustRegion, ZeroGradientPGD
-from art_activation_defenses.attacks._torch import TorchView
+from art_activation_defenses.attacks import FMN, DeepFool, TorchView, TrustRegion, ZeroGradientPGD
 from art_activation_defenses.defences import GaussianAugmentationTrainer, adversarial_augment
 from art_activation_defenses.detectors import lid_features
 from art_activation_defenses.estimators import RetrofitClassifier
@@ -54,7 +53,8 @@ def _fit(digits: tuple[np.ndarray, ...], device: str | None) -> tuple[dict[str, 
     torch.manual_seed(0)
     model = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
     # no dropout: CUDA draws its masks from another generator than the CPU
-    history = fit(model, digits[0][:256], digits[1][:256], epochs=2, batch_size=64, device=device, verbose=False)
+    x, y = digits[0][:256], digits[1][:256]
+    history = fit(model, x, y, epochs=3, batch_size=64, lr=1e-2, device=device, verbose=False)
     return history, model
 
 

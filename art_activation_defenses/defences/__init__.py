@@ -2,13 +2,15 @@
 Training defences and parameter tuning: Gaussian data augmentation, virtual adversarial
 training, mixed-batch FGSM / PGD adversarial training (ART's ``AdversarialTrainer``, or the
 torch-only ``adversarial_augment`` for ``training.fit``), ART's
-``FeatureSqueezing`` and ``LabelSmoothing`` wired to our estimators, and ``NEUTRAL_VALUES`` (the
-parameter value at which each activation is the ReLU). ``tune_kappa`` and ``plot_tradeoff`` moved to
+``FeatureSqueezing`` and ``LabelSmoothing`` wired to our estimators, ``NEUTRAL_VALUES`` (the
+parameter value at which each activation is the ReLU), and ``seeded`` (a block with seeded, then
+restored, global RNGs: ART's trainers draw from them). ``tune_kappa`` and ``plot_tradeoff`` moved to
 :mod:`art_activation_defenses.evaluation`; the names here are deprecated aliases.
 """
 
 from typing import Any
 
+from art_activation_defenses.defences._common import seeded
 from art_activation_defenses.defences.adversarial import (
     LabelSmoothingTrainer,
     MixedBatchAdversarialTrainer,
@@ -30,6 +32,7 @@ __all__ = [
     "adversarial_augment",
     "lds_direction",
     "pgd_adversarial_trainer",
+    "seeded",
     "smooth_labels",
     "with_feature_squeezing",
 ]

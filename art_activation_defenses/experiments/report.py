@@ -87,11 +87,13 @@ def render_demo_markdown(results: dict[str, Any], columns: Sequence[tuple[str, s
     tuning = results.get("tuning") or {}
     if tuning:
         chosen = tuning.get("chosen")
+        rules = {"min": "worst case of the white-box and BPDA", "bpda": "BPDA"}
+        rule = rules.get(str(tuning.get("select_by")), "")
         parts.append(
             "\n`tune_kappa`'s choice: "
             + ("none" if chosen is None else f"κ = {format_value(float(chosen))}")
-            + f" (the largest {tuning.get('select_by', 'min')} DeepFool-L2 ρ, white-box and BPDA, among the "
-            f"κ within {float(tuning.get('max_accuracy_drop', 0.0)):g} of the ReLU accuracy).\n"
+            + f" (the largest {rule or 'white-box'} DeepFool-L2 ρ among the κ within "
+            f"{float(tuning.get('max_accuracy_drop', 0.0)):g} of the ReLU accuracy).\n"
         )
     env = results.get("environment") or {}
     threads = cfg.get("threads", env.get("torch_threads"))
@@ -270,5 +272,7 @@ def render_claims_markdown(results: dict[str, Any]) -> str:
     ]
     for c in claims:
         evidence = ", ".join(f"{k} = {format_value(v)}" for k, v in c["evidence"].items())
-        parts.append(f"| {c['claim']} | **{c['verdict']}** | {c['tolerance']} | {evidence} | {c.get('cells', '')} |")
+        parts.append(
+            f"| {c['claim']} | **{c['verdict']}** | {c['tolerance']} | {evidence} | {c.get('cells', '')} |"
+        )
     return "\n".join(p for p in parts if p) + "\n"

@@ -22,7 +22,14 @@ from tqdm.auto import tqdm
 
 from art_activation_defenses._device import Device, resolve_device
 from art_activation_defenses.experiments._common import environment, to_jsonable, write_json
-from art_activation_defenses.experiments.protocol import Data, ModelRecipe, Paper, Run, judge_claims, settings_tag
+from art_activation_defenses.experiments.protocol import (
+    Data,
+    ModelRecipe,
+    Paper,
+    Run,
+    judge_claims,
+    settings_tag,
+)
 from art_activation_defenses.training import load_checkpoint, save_checkpoint
 
 __all__ = [
@@ -177,15 +184,13 @@ def run_grid(
     :param executor: Runs the missing cells (``None``: one after another in this process). Whatever
         runs them, the results are stored by this process, each as soon as it arrives.
     """
-    cells = [dict(c) for c in cells]
-    keys = [cell_key(c) for c in cells]
+    grid: list[dict[str, Any]] = [dict(c) for c in cells]
+    keys = [cell_key(c) for c in grid]
     if len(set(keys)) != len(keys):
         raise ValueError("`cells` contains duplicate cells.")
-    todo = [c for c in cells if c not in store]
-    if len(todo) < len(cells):
-        logger.info(
-            "%s: %d of %d cells already done, skipping them", desc, len(cells) - len(todo), len(cells)
-        )
+    todo = [c for c in grid if c not in store]
+    if len(todo) < len(grid):
+        logger.info("%s: %d of %d cells already done, skipping them", desc, len(grid) - len(todo), len(grid))
     with tqdm(total=len(todo), desc=desc, disable=not verbose) as bar:
 
         def done(cell: Mapping[str, Any], result: Mapping[str, Any], seconds: float) -> None:
@@ -193,7 +198,7 @@ def run_grid(
             bar.update(1)
 
         (executor or SerialExecutor()).map(todo, compute, done)
-    return [store.get(c) for c in cells]
+    return [store.get(c) for c in grid]
 
 
 class Executor(Protocol):
@@ -332,7 +337,12 @@ class ExperimentContext:
     ) -> list[dict[str, Any]]:
         """:func:`run_grid` on this context's store."""
         records = run_grid(
-            cells, compute, self.store, desc=f"{self.name}: {desc}", verbose=self.verbose, executor=self.executor
+            cells,
+            compute,
+            self.store,
+            desc=f"{self.name}: {desc}",
+            verbose=self.verbose,
+            executor=self.executor,
         )
         self.cell_seconds += sum(float(r.get("seconds", 0.0)) for r in records)
         return records

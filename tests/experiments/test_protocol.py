@@ -62,7 +62,9 @@ SPEC = Paper(
     description="a synthetic spec",
     settings={None: {True: {"dataset": "digits", "n_train": 200, "n_val": 20, "n_eval": 30, "w": 0.5}}},
     models=lambda run: {
-        "lin": ModelRecipe(build=lambda run: nn.Linear(2, 1), train=_train, settings={"w": run.cfg["w"]}, tag="lin")
+        "lin": ModelRecipe(
+            build=lambda run: nn.Linear(2, 1), train=_train, settings={"w": run.cfg["w"]}, tag="lin"
+        )
     },
     steps=[
         Step("first", "first", lambda run: [{"a": a} for a in (1, 2, 3)], _square),
@@ -78,7 +80,9 @@ SPEC = Paper(
 
 
 def _run(out: Path) -> dict[str, Any]:
-    ctx = ExperimentContext("toy", out, quick=True, verbose=False, device="cpu", settings={"budgets": {"w": 0.5}})
+    ctx = ExperimentContext(
+        "toy", out, quick=True, verbose=False, device="cpu", settings={"budgets": {"w": 0.5}}
+    )
     return ctx.write_rendered(run_paper(SPEC, ctx), None)
 
 

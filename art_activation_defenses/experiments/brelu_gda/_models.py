@@ -88,7 +88,7 @@ def _build(run: Run, arch: str, defence: str) -> nn.Module:
     if defence in ("gda_brelu", "brelu"):
         kwargs = {**kwargs, "activation": lambda: BoundedReLU(t=1.0)}
     set_seed(run.seed)  # every model starts from the same seeded initialisation, whatever the order
-    return build_model(name, run.d.info["input_shape"], run.d.info["nb_classes"], **kwargs)
+    return build_model(name, run.d.info["input_shape"], run.d.info["nb_classes"], **kwargs).to(run.device)
 
 
 def _train(run: Run, model: nn.Module, defence: str) -> dict[str, Any]:

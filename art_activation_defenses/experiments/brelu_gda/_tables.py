@@ -10,6 +10,7 @@ import numpy as np
 from art_activation_defenses.experiments.brelu_gda._models import ARCHS
 from art_activation_defenses.experiments.brelu_gda._toy import TOY_METHODS
 from art_activation_defenses.experiments.papers import paper_fraction, paper_value
+from art_activation_defenses.experiments.report import format_value
 
 __all__ = ["tables", "summary", "notes", "PAPER_ROWS", "BLACKBOX"]
 
@@ -230,12 +231,11 @@ def summary(data: dict[str, Any]) -> str:
         f"{cfg['n_eval']} test images; FGSM accuracy at ε={he:g}, robustness ρ and the worst adaptive PGD:"
     ]
     for m in models.values():
-        fg = f"{m['fgsm'][i]:.3f}" if i is not None else "–"
-        worst = m["audit"].get("pgd", {}).get("worst")
+        fg = format_value(m["fgsm"][i]) if i is not None else "–"
+        worst, rho = format_value(m["audit"].get("pgd", {}).get("worst")), format_value(m["robustness"])
         flag = " — **masking flagged**" if any(r.get("flag") for r in m["audit"].values()) else ""
         lines.append(
-            f"- {m['label']}: clean {m['clean']:.3f}, FGSM {fg}, ρ {m['robustness']:.3f}, "
-            f"worst PGD {worst if worst is None else f'{worst:.3f}'}{flag}"
+            f"- {m['label']}: clean {m['clean']:.3f}, FGSM {fg}, ρ {rho}, worst PGD {worst}{flag}"
         )
     return "\n".join(lines)
 

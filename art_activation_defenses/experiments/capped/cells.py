@@ -126,7 +126,10 @@ def _capped(run: Run, hidden: Sequence[int], cap: Sequence[float | None]) -> nn.
 def _train(run: Run, model: nn.Module, s: Mapping[str, Any]) -> dict[str, Any]:
     d, hist = run.d, {"accuracy": [None]}
     common = dict(lr=s["lr"], batch_size=s["batch_size"], seed=run.seed, verbose=False, device=run.device)
-    if s["clean_epochs"]:
+    clean = run.models.get(key({**s, "training": "none", "adv_epochs": 0}))  # trained earlier, same seed
+    if s["clean_epochs"] and s["adv_epochs"] and clean is not None:  # Table 1: fine-tune the clean model
+        model.load_state_dict(clean.state_dict())
+    elif s["clean_epochs"]:
         hist = fit(model, d.x_train, d.y_train, epochs=s["clean_epochs"], **common)  # type: ignore[arg-type]
     if s["adv_epochs"]:
         aug = adversarial_augment(

@@ -262,6 +262,10 @@ def notes(data: dict[str, Any]) -> list[str]:
         "over random κ' draws. A JumpReLU robustness number that an adaptive attack refutes is gradient "
         "masking, not robustness.",
     ]
+    gpu = {a[0]: a[1] for a in cfg["gpu_archs"].values()}
+    if gpu and not data.get("skipped_gpu_rows"):
+        rows = ", ".join(f"{a} at the paper's κ={k:g}" for a, k in gpu.items())
+        lines.append(f"GPU rows (wrn-*, mnv2-*): {rows}; the κ in the column labels is the AlexLike's.")
     if data.get("skipped_gpu_rows"):
         lines.append(f"Skipped: the {' and '.join(data['skipped_gpu_rows'])} rows (the paper's Tables 1c/1d, "
                      "2c/2d, 4c/4d) need a CUDA device; rerun with device='cuda' to add them.")
@@ -410,11 +414,9 @@ def claims(data: dict[str, Any]) -> list[Claim]:
               "against the retrofitted base model", gray, gray_judge,
               "gain ≥ 0.10 (paper's protocol); direction: > 0.025", "pgd_protocols, gray-box, base"),
         Claim("whitebox-pgd-base", "Sec. 4.1.2 / Table 2: retrofitting raises the white-box PGD accuracy "
-              "(base)",
-              _ev_gain("base"), _judge_gain, gain_tol, "pgd_protocols, white-box, base"),
+              "(base)", _ev_gain("base"), _judge_gain, gain_tol, "pgd_protocols, white-box, base"),
         Claim("robust-benefits", "Abstract / Sec. 4.1.2: adversarially trained models benefit from "
-              "retrofitting "
-              "(white-box PGD)", _ev_gain("robust"), _judge_gain, gain_tol,
+              "retrofitting (white-box PGD)", _ev_gain("robust"), _judge_gain, gain_tol,
               "pgd_protocols, white-box, robust"),
         Claim("kappa-tradeoff", "Sec. 4.1.3 / Figure 4: a larger κ needs larger perturbations (ρ) at a small "
               "cost in accuracy", _ev_tradeoff, _judge_tradeoff,
@@ -430,7 +432,6 @@ def claims(data: dict[str, Any]) -> list[Claim]:
         Claim("graybox-unidirectional", "App. A / Figure 7: examples crafted at a low κ fool a high κ, not "
               "vice versa", corners, corners_judge, "accuracy gap ≥ 0.20; direction: > 0.025", mat),
         Claim("deepfool-fools-all", "Sec. 4.1.2: DeepFool fools (nearly) every image of the retrofitted "
-              "models",
-              deepfool, lambda e: "reproduced" if e["max_acc"] <= 0.05 else "not reproduced",
+              "models", deepfool, lambda e: "reproduced" if e["max_acc"] <= 0.05 else "not reproduced",
               "white-box accuracy ≤ 0.05", "table2_whitebox, DeepFool rows"),
     ]  # fmt: skip

@@ -39,9 +39,7 @@ def records(name: str, table: str | None = None) -> list[dict[str, Any]]:
     return [dict(r) for r in _all() if r["paper"] == PAPERS[name] and (table is None or r["table"] == table)]
 
 
-def paper_value(
-    name: str, table: str, row: str, column: str, *, setting: str | None = None
-) -> float | None:
+def paper_value(name: str, table: str, row: str, column: str, *, setting: str | None = None) -> float | None:
     """The paper's number at ``table`` / ``row`` / ``column`` as printed (``None`` when it has none).
 
     :param setting: A substring of the record's ``setting``, to choose among records that share
@@ -63,7 +61,9 @@ def paper_value(
     return None if value is None else float(value)
 
 
-def paper_fraction(name: str, table: str, row: str, column: str, *, setting: str | None = None) -> float | None:
+def paper_fraction(
+    name: str, table: str, row: str, column: str, *, setting: str | None = None
+) -> float | None:
     """:func:`paper_value` of a percentage, as a fraction in [0, 1] (the unit of our tables)."""
     value = paper_value(name, table, row, column, setting=setting)
     return None if value is None else value / 100.0

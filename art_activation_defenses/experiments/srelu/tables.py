@@ -84,7 +84,7 @@ def _fig4_summary(data: dict[str, Any]) -> list[dict[str, Any]]:
 def _helped(data: dict[str, Any]) -> list[dict[str, Any]]:
     """Fig. 6: per slope > 1, the classes whose targeted hit rate is below the ReLU model's."""
     ref = next(t for t in data["targeted"] if t["alpha"] == 1.0)
-    paper = paper_value("srelu", "Figure 6", "MNIST CNN", "classes helped (of 10)")
+    paper = _num(paper_value("srelu", "Figure 6", "MNIST CNN", "classes helped (of 10)"))
     return [{"alpha": t["alpha"], "paper_helped": paper,
              **{f"helped_{k}": sum(v < w for v, w in zip(t[k], ref[k], strict=True))
                 for k in ("per_class", "per_class_margin")}}
