@@ -7,7 +7,8 @@ is divided by ``passes x`` the raw forward+backward time of the same model on th
 around every timing). ``passes`` = the most steps a sample used + 1 final decision pass (DeepFool and
 TrustRegion without their final shrink-to-boundary phase, FMN without its bisection). DeepFool
 linearises ``nb_candidates - 1`` logit differences per step, so it is also divided by the raw
-forward + that many Jacobian rows (one vmapped backward). Goal: ratio <= 1.25.
+forward + that many Jacobian rows (one vmapped backward); TrustRegion's one-off target selection
+(forward + Jacobian rows at the clean input) is counted as raw work next to its passes. Goal: ratio <= 1.25.
 
 Writes a JSON report (ratios, torch / CUDA versions, GPU name). Run on a GPU with
 ``python benchmarks/gpu_check.py`` (``--device cuda``, the default, exits with status 2 and a clear
@@ -213,7 +214,16 @@ def main(argv: list[str] | None = None) -> int:
             entry["raw_fwd_jacobian_s"] = jac
             entry["ratio_vs_fwd_jacobian"] = wall / (passes * jac)
             line += f"   vs fwd+{rows} Jacobian rows: {entry['ratio_vs_fwd_jacobian']:.3f}"
-        ratio = entry.get("ratio_vs_fwd_jacobian", entry["ratio_vs_fwd_bwd"])
+        if name.startswith("TrustRegion"):  # + its one-off target selection (forward + Jacobian rows)
+            rows = attack.nb_candidates - 1
+            jac = raw_fwd_jacobian(model, x_t, rows, dev)
+            entry["raw_fwd_jacobian_s"] = jac
+            entry["ratio_vs_all_raw_work"] = wall / (passes * raw + jac)
+            line += f"   with the one-off fwd+{rows} rows as raw work: {entry['ratio_vs_all_raw_work']:.3f}"
+        ratio = entry["ratio_vs_fwd_bwd"]
+        for key in ("ratio_vs_fwd_jacobian", "ratio_vs_all_raw_work"):
+            ratio = entry.get(key, ratio)
+        entry["ratio_for_goal"] = ratio
         entry["goal_met"] = bool(ratio <= GOAL)
         report["attacks"][name] = entry
         print(line + ("" if entry["goal_met"] else f"   (above the goal {GOAL})"))

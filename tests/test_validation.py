@@ -27,7 +27,6 @@ from art_activation_defenses.activations import (
 )
 from art_activation_defenses.attacks import FMN, DeepFool, TrustRegion, ZeroGradientPGD
 from art_activation_defenses.defences import GaussianAugmentationTrainer, adversarial_augment
-from art_activation_defenses.defences._common import check_float
 from art_activation_defenses.detectors import LIDDetector
 from art_activation_defenses.estimators import RetrofitClassifier
 from art_activation_defenses.metrics import nearest_training_distances, relative_perturbation
@@ -150,11 +149,9 @@ def test_one_message_style_without_classifier(digits: tuple[np.ndarray, ...]) ->
         relative_perturbation(x, x, norm=3)
     with pytest.raises(ValueError, match=r"^`query_batch` == 0, must be >= 1\.$"):
         nearest_training_distances(x, x, query_batch=0, device="cpu")
-    # the name-first spellings kept for the model zoo and tuning delegate to check_scalar
+    # the name-first spelling kept for the model zoo delegates to check_scalar
     with pytest.raises(ValueError, match=r"^`nb_classes` == 1, must be >= 2\.$"):
         check_int("nb_classes", 1, 2)
-    with pytest.raises(ValueError, match=r"^`margin` == 1.5, must be <= 1\.$"):
-        check_float("margin", 1.5, strict=False, high=1.0)
 
 
 def test_check_bool_and_check_norm() -> None:

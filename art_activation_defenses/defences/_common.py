@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import random
 from collections.abc import Iterator
 from typing import Any
@@ -23,8 +22,6 @@ from art_activation_defenses._validation import (
 __all__ = [
     "check_classifier",
     "check_data",
-    "check_float",
-    "check_int",
     "ensure_optimizer",
     "fit_sizes",
     "seeded",
@@ -52,37 +49,6 @@ def check_classifier(classifier: Any, *, framework_preprocessing: bool = False) 
             "here; use PyTorch preprocessing (ART's *PyTorch defences)."
         )
     return classifier
-
-
-def check_int(name: str, value: Any, minimum: int) -> int:
-    """Deprecated spelling of ``check_scalar(value, name, "int", min_val=minimum)``, kept only for
-    ``defences/tuning.py`` until it moves to ``evaluation/``; new code calls
-    :func:`~art_activation_defenses._validation.check_scalar`."""
-    return int(check_scalar(value, name, "int", min_val=minimum))
-
-
-def check_float(
-    name: str,
-    value: Any,
-    *,
-    low: float = 0.0,
-    strict: bool = True,
-    high: float = math.inf,
-    high_strict: bool = False,
-) -> float:
-    """Deprecated spelling of :func:`~art_activation_defenses._validation.check_scalar` for a real in
-    ``(low, high]`` (``[low`` when not ``strict``, ``high)`` when ``high_strict``), kept only for
-    ``defences/tuning.py`` until it moves to ``evaluation/``."""
-    bounds = {(True, False): "right", (False, False): "both", (True, True): "neither", (False, True): "left"}
-    return float(
-        check_scalar(
-            value,
-            name,
-            min_val=low,
-            max_val=None if math.isinf(high) else high,
-            include_boundaries=bounds[(strict, high_strict)],  # type: ignore[arg-type]
-        )
-    )
 
 
 def fit_sizes(

@@ -11,12 +11,16 @@ therefore loses only the cells in progress, and running the same command again r
 How it runs: ``compute`` (it closes over the run: data, trained models, shared state) is
 serialised once per grid and put in Ray's object store; one task per cell computes it with one
 torch thread and returns ``(result, seconds)``. Each worker process deserialises ``compute`` once
-per grid, so the cells a worker computes share one copy of the run, just as serial cells share
-the driver's. Models are trained once, in the driver, before any step.
+per grid, so the cells a worker computes share one copy of the run (models and classifiers; the
+numpy arrays are shared read-only between the workers of a node), just as serial cells share the
+driver's. Models are trained once, in the driver, before any step. A worker that dies mid-cell
+is replaced and its cell retried (3 times); a cell that raises stops the grid (see :meth:`map`).
+Models on CUDA stay there: each task requests a share of the GPUs (``gpus_per_task``).
 
 Determinism: a cell's result must depend only on the cell and the run (its own seeds), not on
-global RNG state or run state left by earlier cells: then serial and distributed runs give the
-same results, bit for bit, when the driver also uses one torch thread (the tests, CPU runs).
+global RNG state or run state left by earlier cells (workers' copies of the run do not see each
+other's changes, nor the driver's). Then serial and distributed runs give the same results, bit
+for bit, when the driver also uses one torch thread (as the tests do).
 
 Needs the ``ray`` extra: ``pip install -e ".[ray]"``. On a cluster every node needs this package
 installed (same versions); the data and models travel in the serialised ``compute``.
