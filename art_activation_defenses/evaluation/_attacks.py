@@ -26,8 +26,8 @@ from art_activation_defenses._validation import (
     check_scalar,
 )
 from art_activation_defenses.activations.modules import RandomizedJumpReLU, RetrofitActivation
-from art_activation_defenses.attacks._torch import TorchView, cross_entropy, margin
-from art_activation_defenses.defences._common import seeded
+from art_activation_defenses.attacks import TorchView, cross_entropy, margin
+from art_activation_defenses.defences import seeded
 from art_activation_defenses.estimators.retrofit_classifier import RetrofitClassifier
 
 __all__ = ["Loss", "PGDTrace", "as_classifier", "gradient_mode", "pgd", "train_surrogate"]
@@ -230,12 +230,12 @@ def gradient_mode(classifier: PyTorchClassifier, mode: str, eot_samples: int = 1
     Works on a ``RetrofitClassifier`` and on any classifier whose model contains our activation
     modules (``"eot"`` needs a ``RetrofitClassifier``)."""
     if isinstance(classifier, RetrofitClassifier):
-        saved = (classifier.gradient, classifier._eot_samples, classifier.grad_params)
+        saved = classifier.gradient_settings
         try:
             classifier.set_params(gradient=mode, eot_samples=eot_samples, grad_params={})
             yield
         finally:
-            classifier.set_params(gradient=saved[0], eot_samples=saved[1], grad_params=saved[2])
+            classifier.set_params(**saved)
         return
     modules = activation_modules(classifier)
     if mode == "eot" or (mode == "bpda" and not modules):

@@ -18,7 +18,8 @@ from art.attacks.evasion import AutoProjectedGradientDescent, SquareAttack
 from art.estimators.classification import PyTorchClassifier
 from torch import nn
 
-from art_activation_defenses.defences._common import seeded
+from art_activation_defenses._validation import check_norm
+from art_activation_defenses.defences import seeded
 from art_activation_defenses.estimators.retrofit_classifier import RetrofitClassifier
 from art_activation_defenses.evaluation._attacks import PGDTrace, activation_modules, gradient_mode, pgd
 
@@ -235,14 +236,6 @@ def _square_column(ctx: Context) -> Outcome:
 
 
 def parse_norm(norm: Any) -> float:
-    """``"inf"``/``np.inf`` -> ``math.inf``; ``2``/``"2"`` -> ``2.0``; else ValueError."""
-    if isinstance(norm, str) and norm.strip().lower() in ("inf", "linf", "l-inf"):
-        return math.inf
-    if isinstance(norm, (int, float, np.integer, np.floating, str)) and not isinstance(norm, bool):
-        try:
-            value = float(norm)
-        except ValueError:
-            value = float("nan")
-        if value in (2.0, math.inf):
-            return value
-    raise ValueError(f"`norm` must be 'inf' (np.inf) or 2, got {norm!r}.")
+    """``"inf"``/``np.inf`` -> ``math.inf``; ``2``/``"2"`` -> ``2.0``; else ValueError (the threat models
+    the audit has)."""
+    return check_norm(norm, "norm", allowed=(2.0, math.inf))
