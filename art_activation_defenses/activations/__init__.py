@@ -19,6 +19,7 @@ from art_activation_defenses.activations.registry import (
     ACTIVATIONS,
     activation_class,
     available_activations,
+    activation_factory,
     create_activation,
 )
 from art_activation_defenses.activations.retrofit import Retrofit, Site, relu_sites, retrofit
@@ -37,6 +38,7 @@ __all__ = [
     "available_activations",
     "bounded_relu",
     "capped_relu",
+    "activation_factory",
     "create_activation",
     "jump_relu",
     "randomized_jump_relu",

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +19,7 @@ from art_activation_defenses.activations.modules import (
     SlopedReLU,
 )
 
-__all__ = ["ACTIVATIONS", "create_activation", "activation_class", "available_activations"]
+__all__ = ["ACTIVATIONS", "create_activation", "activation_factory", "activation_class", "available_activations"]
 
 ACTIVATIONS: dict[str, type[RetrofitActivation]] = {
     "jumprelu": JumpReLU,
@@ -51,6 +53,15 @@ def create_activation(name: str, **params: Any) -> RetrofitActivation:
 
     Unknown parameters raise ``ValueError`` naming the parameter and the expected ones.
     """
+    return activation_factory(name, **params)()
+
+
+def activation_factory(name: str, **params: Any) -> functools.partial[RetrofitActivation]:
+    """The class registered under ``name`` with ``params`` bound (names checked, values checked by
+    the constructor when it is called): ``activation_factory("jumprelu", kappa=1.0)(original="relu")``.
+
+    Unknown parameters raise ``ValueError`` naming the parameter and the expected ones.
+    """
     cls = activation_class(name)
     allowed = set(cls.param_names) | {"grad_mode", "original", "generator"}
     unknown = sorted(set(params) - allowed)
@@ -58,7 +69,7 @@ def create_activation(name: str, **params: Any) -> RetrofitActivation:
         raise ValueError(
             f"Unknown parameter(s) {unknown} for activation {name!r}; expected some of {cls.param_names}."
         )
-    return cls(**params)
+    return functools.partial(cls, **params)
 
 
 ActivationFactory = Callable[[], RetrofitActivation]

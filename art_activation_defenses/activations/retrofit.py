@@ -28,7 +28,7 @@ import torch.nn.functional as TF
 from torch import fx, nn
 
 from art_activation_defenses.activations.modules import RetrofitActivation
-from art_activation_defenses.activations.registry import create_activation
+from art_activation_defenses.activations.registry import activation_factory
 
 __all__ = ["Site", "Retrofit", "relu_sites", "retrofit", "adopt"]
 
@@ -184,10 +184,10 @@ def relu_sites(model: nn.Module, *, include_relu6: bool = False) -> list[Site]:
 
 def _make_factory(
     activation: ActivationSpec, params: dict[str, Any]
-) -> Callable[[Original], RetrofitActivation]:
+) -> Callable[..., RetrofitActivation]:
     if isinstance(activation, str):
-        create_activation(activation, **params)  # validate once, eagerly
-        return lambda original: create_activation(activation, original=original, **params)
+        # a partial of the class itself: the parameters reach the module's constructor directly
+        return activation_factory(activation, **params)
     if params:
         raise ValueError(
             f"Activation parameters {sorted(params)} are only accepted with an activation name, "
@@ -195,7 +195,7 @@ def _make_factory(
         )
     if isinstance(activation, RetrofitActivation):
 
-        def from_template(original: Original) -> RetrofitActivation:
+        def from_template(*, original: Original) -> RetrofitActivation:
             module = _copy.deepcopy(activation)
             module.original = original
             return module
@@ -203,7 +203,7 @@ def _make_factory(
         return from_template
     if callable(activation):
 
-        def from_factory(original: Original) -> RetrofitActivation:
+        def from_factory(*, original: Original) -> RetrofitActivation:
             module = activation()
             if not isinstance(module, RetrofitActivation):
                 raise ValueError(
@@ -258,7 +258,7 @@ def _module_swap(
     new_by_target: dict[str, RetrofitActivation] = {}
     for site in selected:
         if site.target not in new_by_target:
-            new_by_target[site.target] = make(site.original)
+            new_by_target[site.target] = make(original=site.original)
         installed[site.name] = new_by_target[site.target]
     # Replace every attribute that refers to a replaced module instance (covers aliases too).
     old_to_new = {id(model.get_submodule(t)): m for t, m in new_by_target.items()}
@@ -280,7 +280,7 @@ def _fx_rewrite(
     installed: dict[str, RetrofitActivation] = {}
     for i, site in enumerate(selected):
         node = nodes[str(site.node)]
-        module = make(site.original)
+        module = make(original=site.original)
         container.add_module(f"site{i}", module)
         installed[site.name] = module
         source = node.args[0] if node.args else node.kwargs.get("input")
@@ -333,6 +333,8 @@ def retrofit(
     if not isinstance(model, nn.Module):
         raise ValueError(f"`model` must be a torch.nn.Module, got {type(model).__name__}.")
     make = _make_factory(activation, params)
+    if isinstance(activation, str):
+        make(original="relu")  # check the parameter values once, eagerly, before any copy
     work = _copy.deepcopy(model) if copy else model
     graph = _trace(work)
     sites = (
