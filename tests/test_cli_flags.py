@@ -247,7 +247,8 @@ def test_kappa_reaches_the_activation_in_few_calls(
     assert ours == ["_run_evaluate", "evaluate_model"]
     names = [f.name for f in chain]
     # main -> _run_evaluate -> evaluate_model -> RetrofitClassifier.__init__ -> retrofit -> JumpReLU.__init__
+    # (κ reaches the activation)
     # (the activation; it stores the checked value with its own set_params): with the one parse
-    # (_ParamAction), κ reaches the activation in 6 calls, under 2 renames (activation_params -> params -> kappa)
+    # (_ParamAction): 6 calls, 2 renames (activation_params -> params -> kappa)
     assert names == ["_run_evaluate", "evaluate_model", "__init__", "retrofit", "__init__"], names
     assert len(names) + 1 <= 6, names

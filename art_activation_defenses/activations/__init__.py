@@ -18,8 +18,8 @@ from art_activation_defenses.activations.modules import (
 from art_activation_defenses.activations.registry import (
     ACTIVATIONS,
     activation_class,
-    available_activations,
     activation_factory,
+    available_activations,
     create_activation,
 )
 from art_activation_defenses.activations.retrofit import Retrofit, Site, relu_sites, retrofit

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import functools
-
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +18,13 @@ from art_activation_defenses.activations.modules import (
     SlopedReLU,
 )
 
-__all__ = ["ACTIVATIONS", "create_activation", "activation_factory", "activation_class", "available_activations"]
+__all__ = [
+    "ACTIVATIONS",
+    "create_activation",
+    "activation_factory",
+    "activation_class",
+    "available_activations",
+]
 
 ACTIVATIONS: dict[str, type[RetrofitActivation]] = {
     "jumprelu": JumpReLU,

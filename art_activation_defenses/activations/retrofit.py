@@ -252,7 +252,7 @@ def _select(sites: list[Site], layers: Sequence[str | int] | str | int | None) -
 
 
 def _module_swap(
-    model: nn.Module, selected: list[Site], make: Callable[[Original], RetrofitActivation]
+    model: nn.Module, selected: list[Site], make: Callable[..., RetrofitActivation]
 ) -> dict[str, RetrofitActivation]:
     installed: dict[str, RetrofitActivation] = {}
     new_by_target: dict[str, RetrofitActivation] = {}
@@ -270,7 +270,7 @@ def _module_swap(
 
 
 def _fx_rewrite(
-    model: nn.Module, graph: fx.Graph, selected: list[Site], make: Callable[[Original], RetrofitActivation]
+    model: nn.Module, graph: fx.Graph, selected: list[Site], make: Callable[..., RetrofitActivation]
 ) -> tuple[fx.GraphModule, dict[str, RetrofitActivation]]:
     gm = fx.GraphModule(model, graph, class_name=type(model).__name__ + "Retrofit")
     order = {node: i for i, node in enumerate(gm.graph.nodes)}

@@ -10,8 +10,8 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from art_activation_defenses.experiments.demo import DemoConfig, run_demo
 from art_activation_defenses._device import Device
+from art_activation_defenses.experiments.demo import DemoConfig, run_demo
 from art_activation_defenses.experiments.protocol import Paper
 from art_activation_defenses.experiments.runner import ExperimentContext, run_paper
 

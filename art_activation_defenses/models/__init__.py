@@ -16,8 +16,8 @@ from torch import nn
 
 from ._layers import check_input_shape, check_int
 from .mobilenet import mobilenet_v2_cifar
-from .paper_srelu import srelu_paper_mnist_cnn
 from .paper_brelu_gda import paper_brelu_gda
+from .paper_srelu import srelu_paper_mnist_cnn
 from .resnets import brelu_resnet, wide_resnet
 from .small import alex_like, brelu_cnn, lenet_like, mlp, srelu_cifar_cnn, srelu_mnist_cnn
 

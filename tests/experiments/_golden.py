@@ -40,7 +40,11 @@ def golden_diff(name: str, results: dict[str, Any]) -> list[str]:
         a, b = stored.get(key, "<missing>"), now.get(key, "<missing>")
         if a != b:
             first = next(
-                (f"stored {x!r} != now {y!r}" for x, y in zip(a.splitlines(), b.splitlines()) if x != y),
+                (
+                    f"stored {x!r} != now {y!r}"
+                    for x, y in zip(a.splitlines(), b.splitlines(), strict=False)
+                    if x != y
+                ),
                 "line count differs",
             )
             out.append(f"{key}: {first}")
