@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from art_activation_defenses.cli import _Formatter, build_parser, main
-from art_activation_defenses.experiments import commands
+from art_activation_defenses.experiments import _setup, commands
 from art_activation_defenses.models import build_model
 from art_activation_defenses.training import default_threads, save_checkpoint
 
@@ -303,7 +303,7 @@ def test_library_refuses_an_out_file_before_any_work(
     def no_work(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the work started")
 
-    monkeypatch.setattr(commands, "_data", no_work)
+    monkeypatch.setattr(_setup, "_data", no_work)  # the test images, loaded by open_target
     with pytest.raises(ValueError, match="`out='.*taken'` is an existing file"):
         commands.evaluate_model(
             weights=checkpoint, activation="jumprelu", activation_params={"kappa": 0.5}, out=existing

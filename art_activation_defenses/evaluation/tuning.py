@@ -16,6 +16,7 @@ import numpy as np
 from art.attacks.attack import EvasionAttack
 from tqdm.auto import tqdm
 
+from art_activation_defenses._plotting import finish_figure, legend_entries
 from art_activation_defenses._validation import check_array, check_in_clip, check_labels, check_scalar
 from art_activation_defenses.activations.registry import activation_class
 from art_activation_defenses.defences import NEUTRAL_VALUES
@@ -317,11 +318,7 @@ def plot_tradeoff(result: dict[str, Any], path: str | Path) -> Path:
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    handles, labels = [], []
-    for ax in (ax1, ax2):
-        h, lab = ax.get_legend_handles_labels()
-        handles += h
-        labels += lab
+    handles, labels = legend_entries((ax1, ax2))
     handles += [
         Line2D([], [], color="tab:green", linestyle=":", linewidth=1.5),
         Patch(color="grey", alpha=0.25),
@@ -340,12 +337,7 @@ def plot_tradeoff(result: dict[str, Any], path: str | Path) -> Path:
         f"n = {n if n is not None else '?'}, selected by {result.get('select_by', '?')} ρ",
         fontsize=10,
     )
-    fig.tight_layout(rect=(0, 0.12, 1, 1))
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return finish_figure(fig, path, rect=(0, 0.12, 1, 1))
 
 
 def _span(xs: Sequence[float]) -> float:

@@ -8,20 +8,24 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from art_activation_defenses._device import Device, resolve_device
+from art_activation_defenses._device import Device
 from art_activation_defenses.activations.registry import activation_class
 from art_activation_defenses.estimators import RetrofitClassifier
 from art_activation_defenses.experiments._common import environment, write_json
-from art_activation_defenses.experiments._setup import (
-    _data,
-    check_out_dir,
-    checkpoint_settings,
-    estimator_kwargs,
-    load_model,
-    relu_classifier,
-)
+from art_activation_defenses.experiments._setup import estimator_kwargs, open_target, relu_classifier
 
 __all__ = ["DETECT_COLUMNS", "detect_markdown", "detect_model"]
+
+
+def _adaptive_columns(key: str, name: str, auc: str, success: str) -> list[tuple[str, str, str]]:
+    """The three columns of one detector-aware attack (``key`` prefixes the result's keys): its AUC,
+    detection rate and success rate; ``auc`` and ``success`` say what the first and the last mean."""
+    detection = f"as det@5%FPR, against the adaptive {name}"
+    return [
+        (f"{key}_auc", f"AUC adaptive {name}", auc),
+        (f"{key}_detection_rate_at_5fpr", f"det@5%FPR adaptive {name}", detection),
+        (f"{key}_success_rate", f"success adaptive {name}", success),
+    ]
 
 
 #: Columns of the ``detect`` report: (key, header, meaning), written into ``detect.md``.
@@ -31,13 +35,14 @@ DETECT_COLUMNS: list[tuple[str, str, str]] = [
     ("auc", "AUC plain", "ROC AUC of the LID detector, held-out clean vs plain-attack images"),
     ("detection_rate_at_5fpr", "det@5%FPR plain", "share of the held-out plain-attack images flagged at "
      "the threshold that flags at most 5% of the held-out clean images"),
-    ("pgd_auc", "AUC adaptive PGD", "AUC against the detector-aware PGD (misclassify + score 'clean')"),
-    ("pgd_detection_rate_at_5fpr", "det@5%FPR adaptive PGD", "as det@5%FPR, against the adaptive PGD"),
-    ("pgd_success_rate", "success adaptive PGD", "share of held-out adaptive PGD images misclassified AND "
-     "not flagged at 5% false positives"),
-    ("cw_auc", "AUC adaptive C&W", "AUC against the high-confidence C&W-margin variant"),
-    ("cw_detection_rate_at_5fpr", "det@5%FPR adaptive C&W", "as det@5%FPR, against the adaptive C&W"),
-    ("cw_success_rate", "success adaptive C&W", "misclassified AND not flagged, adaptive C&W"),
+    *_adaptive_columns(
+        "pgd", "PGD", "AUC against the detector-aware PGD (misclassify + score 'clean')",
+        "share of held-out adaptive PGD images misclassified AND not flagged at 5% false positives",
+    ),
+    *_adaptive_columns(
+        "cw", "C&W", "AUC against the high-confidence C&W-margin variant",
+        "misclassified AND not flagged, adaptive C&W",
+    ),
     ("n_test", "test pairs", "held-out (clean, adversarial) pairs the columns are computed on: 30% of the "
      "correctly classified test images (the detector is fitted on the other 70%)"),
     ("n_discarded", "discarded", "test images the model misclassifies before any attack (left out)"),
@@ -113,10 +118,6 @@ def detect_model(
 
     if attack not in ("fgsm", "pgd"):
         raise ValueError(f"`attack` must be 'fgsm' or 'pgd', got {attack!r}.")
-    dev = resolve_device(device)
-    check_out_dir(out)
-    settings = checkpoint_settings(weights, model=model, dataset=dataset, model_kwargs=model_kwargs)
-    model, dataset = settings["model"], settings["dataset"]
     main_name = activation_class(activation).param_names[0]
     if main_name in activation_params and activation_params[main_name] == NEUTRAL_VALUES.get(main_name):
         warnings.warn(
@@ -125,15 +126,16 @@ def detect_model(
             UserWarning,
             stacklevel=2,
         )
-    info, x, y = _data(dataset, data_dir, n_eval)
-    net, _ = load_model(
-        model, info["input_shape"], info["nb_classes"], weights=weights, model_kwargs=settings["model_kwargs"]
-    )
+    t = open_target(
+        model, weights, dataset=dataset, data_dir=data_dir, n_eval=n_eval, model_kwargs=model_kwargs, out=out,
+        device=device,
+    )  # fmt: skip
+    x, y = t.x, t.y
     defended = RetrofitClassifier(
-        net, activation=activation, layers=layers or None, **estimator_kwargs(info, dev),
+        t.net, activation=activation, layers=layers or None, **estimator_kwargs(t.info, t.device),
         **cast(Mapping[str, Any], activation_params),  # as it came from the command line: {"kappa": 1.0}
     )  # fmt: skip
-    relu = relu_classifier(net, info, dev)
+    relu = relu_classifier(t.net, t.info, t.device)
     adaptive_params = {"eps": eps, "eps_step": eps / 10, "max_iter": adaptive_steps, "seed": seed}
     rows = []
     for label, clf in (("ReLU", relu), (f"{activation} {dict(activation_params)}", defended)):
@@ -167,7 +169,7 @@ def detect_model(
     result = {
         "attack": attack,
         "eps": eps,
-        "dataset": dataset,
+        "dataset": t.dataset,
         "n_eval": int(x.shape[0]),
         "layers": list(layers) if layers else None,
         "lid_k": lid_k,

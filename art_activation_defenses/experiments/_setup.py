@@ -8,14 +8,14 @@ import importlib
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from art.estimators.classification import PyTorchClassifier
 from torch import nn
 
-from art_activation_defenses._device import art_device_type, place_classifier
+from art_activation_defenses._device import Device, art_device_type, place_classifier, resolve_device
 from art_activation_defenses.activations import retrofit
 from art_activation_defenses.activations.registry import create_activation
 from art_activation_defenses.data import dataset_info, load_dataset
@@ -28,6 +28,8 @@ __all__ = [
     "checkpoint_settings",
     "load_model",
     "check_out_dir",
+    "Target",
+    "open_target",
     "estimator_kwargs",
     "relu_classifier",
 ]
@@ -159,8 +161,58 @@ def _random_weights_check(weights: str | Path | None, allow_random_weights: bool
         warnings.warn(
             f"NO WEIGHTS: {what} a randomly initialised model; its numbers say nothing about a trained one.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,  # the caller of evaluate_model / tune_model (via open_target)
         )
+
+
+class Target(NamedTuple):
+    """What a command works on, loaded by :func:`open_target`."""
+
+    #: The resolved device.
+    device: torch.device
+    #: The model spec and the dataset (given, else the checkpoint's, else the defaults).
+    model: str
+    dataset: str
+    #: ``dataset_info`` of the dataset, and its first ``n_eval`` test images and labels.
+    info: dict[str, Any]
+    x: np.ndarray
+    y: np.ndarray
+    #: The model with its weights (eval mode) and the checkpoint's metadata.
+    net: nn.Module
+    metadata: dict[str, Any]
+
+
+def open_target(
+    model: str | None,
+    weights: str | Path | None,
+    *,
+    dataset: str | None,
+    data_dir: str | None,
+    n_eval: int | None,
+    model_kwargs: Mapping[str, Any] | None,
+    out: str | Path,
+    device: Device,
+    random_weights: tuple[str, bool] | None = None,
+) -> Target:
+    """The start of ``evaluate``, ``tune`` and ``detect``: resolve ``device`` and check ``out`` before any
+    work, then the checkpoint's settings (:func:`checkpoint_settings`), the first ``n_eval`` test images
+    and the model with its weights (:func:`load_model`).
+
+    :param random_weights: ``(what, allowed)``: ``weights=None`` (a random model) is refused unless
+        ``allowed``, and warned about otherwise, ``what`` naming the work (``"auditing"``); ``None``:
+        no check.
+    """
+    dev = resolve_device(device)
+    check_out_dir(out)
+    if random_weights is not None:
+        _random_weights_check(weights, random_weights[1], random_weights[0])
+    settings = checkpoint_settings(weights, model=model, dataset=dataset, model_kwargs=model_kwargs)
+    info, x, y = _data(settings["dataset"], data_dir, n_eval)
+    net, meta = load_model(
+        settings["model"], info["input_shape"], info["nb_classes"], weights=weights,
+        model_kwargs=settings["model_kwargs"],
+    )  # fmt: skip
+    return Target(dev, settings["model"], settings["dataset"], info, x, y, net, meta)
 
 
 def estimator_kwargs(info: Mapping[str, Any], device: torch.device) -> dict[str, Any]:

@@ -25,12 +25,11 @@ from art_activation_defenses.experiments._detect import DETECT_COLUMNS, detect_m
 from art_activation_defenses.experiments._setup import (
     DEFAULT_DATASET,
     DEFAULT_MODEL,
-    _data,
-    _random_weights_check,
     check_out_dir,
     checkpoint_settings,
     estimator_kwargs,
     load_model,
+    open_target,
     relu_classifier,
 )
 from art_activation_defenses.training import evaluate, fit, save_checkpoint
@@ -124,13 +123,13 @@ def evaluate_model(
     weights: str | Path | None,
     activation: str,
     activation_params: Mapping[str, float],
-    dataset: str | None = None,
-    data_dir: str | None = None,
     layers: Sequence[str] | None = None,
     attacks: Sequence[str] | None = None,
     eps: float | None = None,
     max_iter: int | None = None,
     surrogate: bool = False,
+    dataset: str | None = None,
+    data_dir: str | None = None,
     n_eval: int | None = 500,
     model_kwargs: Mapping[str, Any] | None = None,
     out: str | Path = "evaluation",
@@ -152,25 +151,19 @@ def evaluate_model(
     """
     from art_activation_defenses.evaluation import audit
 
-    dev = resolve_device(device)
-    check_out_dir(out)
-    _random_weights_check(weights, allow_random_weights, "auditing")
-    settings = checkpoint_settings(weights, model=model, dataset=dataset, model_kwargs=model_kwargs)
-    model, dataset = settings["model"], settings["dataset"]
-    info, x, y = _data(dataset, data_dir, n_eval)
-    net, meta = load_model(
-        model, info["input_shape"], info["nb_classes"], weights=weights, model_kwargs=settings["model_kwargs"]
-    )
+    t = open_target(
+        model, weights, dataset=dataset, data_dir=data_dir, n_eval=n_eval, model_kwargs=model_kwargs, out=out,
+        device=device, random_weights=("auditing", allow_random_weights),
+    )  # fmt: skip
     defended = RetrofitClassifier(
-        net, activation=activation, layers=layers or None, **estimator_kwargs(info, dev),
+        t.net, activation=activation, layers=layers or None, **estimator_kwargs(t.info, t.device),
         **cast(Mapping[str, Any], activation_params),  # as it came from the command line: {"kappa": 1.0}
     )  # fmt: skip
-    relu = relu_classifier(net, info, dev)
     result = audit(
         defended,
-        relu,
-        x,
-        y,
+        relu_classifier(t.net, t.info, t.device),
+        t.x,
+        t.y,
         attacks=attacks,
         eps=eps,
         max_iter=max_iter,
@@ -181,10 +174,10 @@ def evaluate_model(
         budget=budget,
     )
     result.update(
-        model=model,
+        model=t.model,
         weights=str(weights) if weights else None,
-        dataset=dataset,
-        checkpoint_metadata=meta,
+        dataset=t.dataset,
+        checkpoint_metadata=t.metadata,
         activation=activation,
         activation_params=dict(activation_params),
         environment=environment(),
@@ -244,25 +237,20 @@ def tune_model(
     """
     from art_activation_defenses.evaluation import plot_tradeoff, tune_kappa
 
-    dev = resolve_device(device)
-    check_out_dir(out)
-    _random_weights_check(weights, allow_random_weights, "tuning on")
-    settings = checkpoint_settings(weights, model=model, dataset=dataset, model_kwargs=model_kwargs)
-    model, dataset = settings["model"], settings["dataset"]
-    info, x, y = _data(dataset, data_dir, n_eval)
-    net, _ = load_model(
-        model, info["input_shape"], info["nb_classes"], weights=weights, model_kwargs=settings["model_kwargs"]
-    )
+    t = open_target(
+        model, weights, dataset=dataset, data_dir=data_dir, n_eval=n_eval, model_kwargs=model_kwargs, out=out,
+        device=device, random_weights=("tuning on", allow_random_weights),
+    )  # fmt: skip
     name = param or activation_class(activation).param_names[0]
     fixed = dict(activation_params or {})
     if name in fixed:
         raise ValueError(f"`activation_params` sets {name!r}, the parameter `values` tunes; leave it out.")
-    spec: dict[str, Any] = {**estimator_kwargs(info, dev), **fixed, name: float(values[0])}
-    defended = RetrofitClassifier(net, activation=activation, layers=layers or None, **spec)
+    spec: dict[str, Any] = {**estimator_kwargs(t.info, t.device), **fixed, name: float(values[0])}
+    defended = RetrofitClassifier(t.net, activation=activation, layers=layers or None, **spec)
     result = tune_kappa(
         defended,
-        x,
-        y,
+        t.x,
+        t.y,
         values,
         attack=cast(Any, attack),
         param=name,
@@ -270,7 +258,7 @@ def tune_model(
         select_by=cast(Any, select_by),
         verbose=verbose,
     )
-    result.update(model=model, dataset=dataset, activation=activation, activation_params=fixed)
+    result.update(model=t.model, dataset=t.dataset, activation=activation, activation_params=fixed)
     result.update(environment=environment())
     out = Path(out)
     write_json(result, out / "tune.json")

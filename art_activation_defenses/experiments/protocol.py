@@ -203,6 +203,11 @@ class Data:
     y: np.ndarray
 
 
+def _from_context(name: str, doc: str) -> Any:
+    """A read-only property of :class:`Run` forwarded to its context."""
+    return property(lambda self: getattr(self.ctx, name), doc=doc)
+
+
 @dataclass
 class Run:
     """One execution of a :class:`Paper`: its context, settings, data, models and records so far.
@@ -221,22 +226,12 @@ class Run:
     records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def seed(self) -> int:
-        return self.ctx.seed
-
-    @property
-    def quick(self) -> bool:
-        return self.ctx.quick
-
-    @property
-    def verbose(self) -> bool:
-        return self.ctx.verbose
-
-    @property
-    def device(self) -> Any:
-        """The :class:`torch.device` every model and classifier of this run lives on."""
-        return self.ctx.device
+    seed = _from_context("seed", "The seed of everything random.")
+    quick = _from_context("quick", "Small settings (a smoke run).")
+    verbose = _from_context("verbose", "Progress bars.")
+    device = _from_context(
+        "device", "The :class:`torch.device` every model and classifier of this run lives on."
+    )
 
     @property
     def d(self) -> Data:

@@ -9,8 +9,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from art_activation_defenses._plotting import finish_figure, legend_entries
+
 __all__ = [
+    "figure_folder",
     "save_figure",
+    "figure_entry",
+    "finish_axes",
     "format_value",
     "markdown_table",
     "write_csv",
@@ -174,11 +179,7 @@ def plot_kappa_tradeoff(results: dict[str, Any], path: str | os.PathLike[str]) -
                 va="bottom",
                 fontsize=13,
             )
-    handles, labels = [], []
-    for ax in (ax1, ax2):
-        h, lab = ax.get_legend_handles_labels()
-        handles += h
-        labels += lab
+    handles, labels = legend_entries((ax1, ax2))
     if flagged:
         handles += [Patch(color="red", alpha=0.12), Line2D([], [], color="red", marker="$⚠$", linestyle="")]
         labels += ["flagged κ: adaptive attacks beat white-box PGD", "white-box PGD value it overstates"]
@@ -188,12 +189,7 @@ def plot_kappa_tradeoff(results: dict[str, Any], path: str | os.PathLike[str]) -
         f"DeepFool-L2 ({cfg['deepfool_max_iter']} iterations), n = {cfg['n_eval']} test images",
         fontsize=10,
     )
-    fig.tight_layout(rect=(0, 0.13, 1, 1))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return finish_figure(fig, path, rect=(0, 0.13, 1, 1))
 
 
 def render_results_markdown(results: dict[str, Any]) -> str:
@@ -244,14 +240,41 @@ def write_tables_csv(results: dict[str, Any], out: str | os.PathLike[str]) -> li
     return paths
 
 
+def figure_folder(out_dir: str | os.PathLike[str]) -> Path:
+    """The start of a figure module's ``render``: select matplotlib's file-only Agg backend and create
+    ``out_dir``.
+
+    :return: ``out_dir`` as a ``Path``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
 def save_figure(fig: Any, out: str | os.PathLike[str], name: str, *, dpi: int = 110) -> str:
     """Lay out, save as ``out/name`` and close a matplotlib figure; returns ``name`` (for captions)."""
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    fig.savefig(Path(out) / name, dpi=dpi)
-    plt.close(fig)
+    finish_figure(fig, Path(out) / name, dpi=dpi)
     return name
+
+
+def figure_entry(
+    fig: Any, out: str | os.PathLike[str], name: str, caption: str, *, dpi: int = 110
+) -> dict[str, str]:
+    """Save a figure as ``out/name`` (:func:`save_figure`) and return its ``{"file", "caption"}`` entry,
+    as ``render_results_markdown`` reads ``results["figures"]``."""
+    return {"file": save_figure(fig, out, name, dpi=dpi), "caption": caption}
+
+
+def finish_axes(ax: Any, *, legend_size: float | None = 7, **props: Any) -> None:
+    """The usual last touches of one panel: ``ax.set(**props)`` (title, labels, limits...), a light grid
+    and, unless ``legend_size`` is None, the panel's legend in that font size."""
+    ax.set(**props)
+    ax.grid(alpha=0.3)
+    if legend_size is not None:
+        ax.legend(fontsize=legend_size)
 
 
 def render_claims_markdown(results: dict[str, Any]) -> str:

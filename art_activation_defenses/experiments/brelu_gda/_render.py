@@ -7,13 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from art_activation_defenses.experiments.report import save_figure
+from art_activation_defenses.experiments.report import figure_entry, figure_folder, finish_axes
 
 __all__ = ["render"]
-
-
-def _save(fig: Any, out: Path, name: str) -> str:
-    return save_figure(fig, out, name)
 
 
 def render(results: dict[str, Any], out_dir: str | Path) -> list[dict[str, str]]:
@@ -23,31 +19,19 @@ def render(results: dict[str, Any], out_dir: str | Path) -> list[dict[str, str]]
     :param out_dir: Output folder.
     :return: ``[{"file", "caption"}]`` of the figures written.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
+    out = figure_folder(out_dir)
     import matplotlib.pyplot as plt
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    figures: list[dict[str, str]] = []
     eps = results["config"]["eps"]
 
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for m in results["models"].values():
         style = "o-" if m["label"].startswith("CNN") else "s--"
         ax.plot([0.0, *eps], [m["clean"], *m["fgsm"]], style, label=m["label"])
-    ax.set(
-        xlabel="ε (L∞)", ylabel="accuracy", ylim=(-0.02, 1.02), title="Figure 3: white-box FGSM accuracy vs ε"
-    )
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    figures.append(
-        {
-            "file": _save(fig, out, "fig3_fgsm_vs_eps.png"),
-            "caption": "Figure 3: white-box FGSM accuracy vs ε for every defence.",
-        }
-    )
+    title = "Figure 3: white-box FGSM accuracy vs ε"
+    finish_axes(ax, xlabel="ε (L∞)", ylabel="accuracy", ylim=(-0.02, 1.02), title=title)
+    caption = "Figure 3: white-box FGSM accuracy vs ε for every defence."
+    figures = [figure_entry(fig, out, "fig3_fgsm_vs_eps.png", caption)]
 
     f1 = results["figure1"]
     clean = np.asarray(f1["clean"], dtype=float)[:, 0]
@@ -68,13 +52,11 @@ def render(results: dict[str, Any], out_dir: str | Path) -> list[dict[str, str]]
             if info is not None:
                 ax.set_title(f"ρ={info['ratio'][c]:.2f}" if info["flipped"][c] else "not fooled", fontsize=6)
         axes[r, 0].set_ylabel(label, fontsize=6)
-    figures.append(
-        {
-            "file": _save(fig, out, "fig1_minimal_perturbations.png"),
-            "caption": "Figure 1: minimal FGSM perturbations fooling the first ten test images, plain CNN vs "
-            "GDA+BRELU (ρ = ‖δ‖₂/‖x‖₂).",
-        }
+    caption = (
+        "Figure 1: minimal FGSM perturbations fooling the first ten test images, plain CNN vs GDA+BRELU "
+        "(ρ = ‖δ‖₂/‖x‖₂)."
     )
+    figures.append(figure_entry(fig, out, "fig1_minimal_perturbations.png", caption))
 
     toy = results["toy"]
     methods = list(next(iter(toy.values()))["methods"])
@@ -108,11 +90,9 @@ def render(results: dict[str, Any], out_dir: str | Path) -> list[dict[str, str]]
                 xticks=[], yticks=[], title=f"{dname}: {method}\nacc {t['methods'][method]['accuracy']:.2f}"
             )
             ax.title.set_fontsize(7)
-    figures.append(
-        {
-            "file": _save(fig, out, "fig2_toy.png"),
-            "caption": "Figure 2: decision regions and confidence contours (P(class 1), 0.1 steps; black: "
-            "boundary) of the MLP trained plain and with one extra point per sample.",
-        }
+    caption = (
+        "Figure 2: decision regions and confidence contours (P(class 1), 0.1 steps; black: boundary) of "
+        "the MLP trained plain and with one extra point per sample."
     )
+    figures.append(figure_entry(fig, out, "fig2_toy.png", caption))
     return figures

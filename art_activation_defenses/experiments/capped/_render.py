@@ -7,15 +7,15 @@ from typing import Any
 
 import numpy as np
 
-from art_activation_defenses.experiments.report import save_figure
+from art_activation_defenses.experiments.report import figure_entry, figure_folder, finish_axes
 
 __all__ = ["render"]
 
 _PLACES = ("hl1", "hl2", "both")
 
 
-def _save(fig: Any, out: Path, name: str) -> str:
-    return save_figure(fig, out, name, dpi=100)
+def _entry(fig: Any, out: Path, name: str, caption: str) -> dict[str, str]:
+    return figure_entry(fig, out, name, caption, dpi=100)
 
 
 def _num(v: Any) -> float:
@@ -48,14 +48,10 @@ def _vs_beta(
         for key, _, _label in series:
             ax.axhline(_num(relu[key]), color="grey", ls=":", lw=1)
         ax.set_xticks(range(len(betas)), betas)
-        ax.set(
-            title=f"{arch} {tuple(results['config']['archs'][arch])} (dotted: ReLU)",
-            xlabel="β",
-            ylabel=ylabel,
-        )
-        ax.grid(alpha=0.3)
+        title = f"{arch} {tuple(results['config']['archs'][arch])} (dotted: ReLU)"
+        finish_axes(ax, legend_size=None, title=title, xlabel="β", ylabel=ylabel)
     axes.flat[0].legend(fontsize=6)
-    return {"file": _save(fig, out, name), "caption": caption}
+    return _entry(fig, out, name, caption)
 
 
 def render(results: dict[str, Any], out_dir: str | Path) -> list[dict[str, str]]:
@@ -65,14 +61,8 @@ def render(results: dict[str, Any], out_dir: str | Path) -> list[dict[str, str]]
     :param out_dir: Output folder.
     :return: ``[{"file", "caption"}]`` of the figures written.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
+    out = figure_folder(out_dir)
     import matplotlib.pyplot as plt
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    figures: list[dict[str, str]] = []
 
     general = [r for r in results["models"] if r["arch"] == "general"]
     fig, ax = plt.subplots(figsize=(6, 3.8))
@@ -81,19 +71,11 @@ def render(results: dict[str, Any], out_dir: str | Path) -> list[dict[str, str]]
             ax.plot(
                 r["growth"]["layers"], r["growth"]["l2_growth"], "o-", label=f"{r['place']} β={r['beta']}"
             )
-    ax.set(
-        yscale="log", ylabel="L2 perturbation / input perturbation", title="general MLP: perturbation growth"
-    )
     ax.tick_params(axis="x", labelsize=7)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    figures.append(
-        {
-            "file": _save(fig, out, "fig1_growth.png"),
-            "caption": "Figure 1: per-layer L2 perturbation growth (general MLP, ReLU vs both "
-            "layers capped).",
-        }
-    )
+    ylabel = "L2 perturbation / input perturbation"
+    finish_axes(ax, yscale="log", ylabel=ylabel, title="general MLP: perturbation growth")
+    caption = "Figure 1: per-layer L2 perturbation growth (general MLP, ReLU vs both layers capped)."
+    figures = [_entry(fig, out, "fig1_growth.png", caption)]
     figures.append(
         _vs_beta(
             results,
@@ -134,11 +116,9 @@ def render(results: dict[str, Any], out_dir: str | Path) -> list[dict[str, str]]
             ax.set_title(f"{r['place']}\nβ={r['beta']}", fontsize=7)
             ax.set_xticks([])
             ax.set_yticks([])
-        figures.append(
-            {
-                "file": _save(fig, out, "fig11_sensitivity.png"),
-                "caption": "Figure 11: mean sensitivity map (eq. 2, exact gradients, each normalised to its "
-                "maximum) of the general MLP per capped placement and β.",
-            }
+        caption = (
+            "Figure 11: mean sensitivity map (eq. 2, exact gradients, each normalised to its maximum) of "
+            "the general MLP per capped placement and β."
         )
+        figures.append(_entry(fig, out, "fig11_sensitivity.png", caption))
     return figures

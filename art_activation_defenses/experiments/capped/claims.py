@@ -110,6 +110,15 @@ def _general(data: dict[str, Any], place: str, beta: str) -> dict[str, Any]:
     return _row(data["models"], arch="general", place=place, beta=beta)
 
 
+def _relu_vs_capped(data: dict[str, Any], key: str, suffix: str = "") -> dict[str, float | None]:
+    """``key`` of the general MLP: ReLU vs both hidden layers capped at the smallest β, as
+    ``relu<suffix>`` and ``capped<suffix>``."""
+    return {
+        f"relu{suffix}": _general(data, "relu", "relu").get(key),
+        f"capped{suffix}": _general(data, "both", _smallest(data)).get(key),
+    }
+
+
 def _shrinks(e: Evidence) -> str:
     if e["capped_paper"] >= 0.5 * e["relu_paper"]:
         return "direction reproduced" if e["capped_paper"] < e["relu_paper"] else "not reproduced"
@@ -137,10 +146,7 @@ def claims(data: dict[str, Any]) -> Sequence[Claim]:
         Claim(
             "fig2-underfit",
             "Sec. 3.1, Fig. 2: a very low max value underfits (lower clean accuracy)",
-            lambda d: {
-                "relu": _general(d, "relu", "relu").get("clean"),
-                "capped": _general(d, "both", small).get("clean"),
-            },
+            lambda d: _relu_vs_capped(d, "clean"),
             lambda e: "reproduced" if e["relu"] - e["capped"] > 0.02 else "not reproduced",
             "clean accuracy drop > 0.02 (general MLP, both layers at the smallest β)",
             "fig2_accuracy",
@@ -218,10 +224,8 @@ def claims(data: dict[str, Any]) -> Sequence[Claim]:
             "fig11-sensitivity",
             "Sec. 7, Fig. 11: the summed sensitivity map decreases when the max value is reduced",
             lambda d: {
-                "relu_paper": _general(d, "relu", "relu").get("sens"),
-                "capped_paper": _general(d, "both", small).get("sens"),
-                "relu_adaptive": _general(d, "relu", "relu").get("sens_bpda"),
-                "capped_adaptive": _general(d, "both", small).get("sens_bpda"),
+                **_relu_vs_capped(d, "sens", "_paper"),
+                **_relu_vs_capped(d, "sens_bpda", "_adaptive"),
             },
             _shrinks,
             "capped < half of ReLU with exact gradients, and again with BPDA gradients",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from art_activation_defenses.experiments.report import save_figure
+from art_activation_defenses.experiments.report import figure_entry, figure_folder, finish_axes
 
 __all__ = ["render"]
 
@@ -14,6 +14,8 @@ _NAMES = {
     "deepfool": "DeepFool-L∞", "pgd_margin": "PGD margin (adaptive)", "pgd_bpda": "PGD BPDA (adaptive)",
     "transfer": "PGD transfer from ReLU (adaptive)",
 }  # fmt: skip
+#: The y axis of the accuracy panels.
+_ACCURACY: dict[str, Any] = {"ylabel": "accuracy", "ylim": (-0.02, 1.02)}
 
 
 def render(results: dict[str, Any], out_dir: str | Path) -> list[Any]:
@@ -23,16 +25,11 @@ def render(results: dict[str, Any], out_dir: str | Path) -> list[Any]:
     :param out_dir: Output folder.
     :return: ``[{"file", "caption"}]`` of the figures written.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
+    out = figure_folder(out_dir)
     import matplotlib.pyplot as plt
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     eps = results["config"]["eps"]
     alphas = results["config"]["alphas"]
-    figures: list[dict[str, str]] = []
 
     attacks = list(dict.fromkeys(c["attack"] for c in results["curves"]))
     cols = 3
@@ -42,18 +39,15 @@ def render(results: dict[str, Any], out_dir: str | Path) -> list[Any]:
         for c in results["curves"]:
             if c["attack"] == attack:
                 ax.plot(eps, c["accuracy"], "o-", label=f"α={c['alpha']:g}")
-        ax.set(title=_NAMES.get(attack, attack), xlabel="ε (L∞)", ylabel="accuracy", ylim=(-0.02, 1.02))
-        ax.grid(alpha=0.3)
+        finish_axes(ax, legend_size=None, title=_NAMES.get(attack, attack), xlabel="ε (L∞)", **_ACCURACY)
     for ax in list(axes.flat)[len(attacks) :]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
-    figures.append(
-        {
-            "file": save_figure(fig, out, "fig2_3_accuracy_vs_eps.png"),
-            "caption": "Figures 2-3: accuracy vs ε per attack and slope α; the last panels are the adaptive "
-            "attacks (margin loss, BPDA, transfer).",
-        }
+    caption = (
+        "Figures 2-3: accuracy vs ε per attack and slope α; the last panels are the adaptive attacks "
+        "(margin loss, BPDA, transfer)."
     )
+    figures = [figure_entry(fig, out, "fig2_3_accuracy_vs_eps.png", caption)]
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
     k = len(results["targeted"][0]["per_class"])
@@ -77,13 +71,8 @@ def render(results: dict[str, Any], out_dir: str | Path) -> list[Any]:
     )
     ax2.set_xticks([c + 0.4 - width / 2 for c in range(k)], [str(c) for c in range(k)])
     ax2.legend(fontsize=6)
-    figures.append(
-        {
-            "file": save_figure(fig, out, "fig5_6_targeted.png"),
-            "caption": "Figures 5-6: targeted FGSM hit rate (dashed: logit-margin loss) "
-            "and per target class.",
-        }
-    )
+    caption = "Figures 5-6: targeted FGSM hit rate (dashed: logit-margin loss) and per target class."
+    figures.append(figure_entry(fig, out, "fig5_6_targeted.png", caption))
 
     fig, axes2 = plt.subplots(1, 2, figsize=(11, 3.8), squeeze=False)
     for ax, clip in zip(axes2.flat, (False, True), strict=False):
@@ -91,43 +80,27 @@ def render(results: dict[str, Any], out_dir: str | Path) -> list[Any]:
             if s["clip"] == clip:
                 line = ax.plot(eps, s["fgsm"], "o-", label=f"s={s['scale']:g}")[0]
                 ax.plot(eps, s["fgsm_margin"], "x--", color=line.get_color())
-        ax.set(
-            title=f"Figure 7: input scaled by s, {'with' if clip else 'without'} clipping",
-            xlabel="ε (L∞)",
-            ylabel="FGSM accuracy (dashed: margin)",
-            ylim=(-0.02, 1.02),
-        )
-        ax.legend(fontsize=7)
-        ax.grid(alpha=0.3)
-    figures.append(
-        {
-            "file": save_figure(fig, out, "fig7_scaling.png"),
-            "caption": "Figure 7: FGSM accuracy of the ReLU model fed s·x, without and with "
-            "clipping to [0, 1] "
-            "(dashed: logit-margin FGSM).",
-        }
+        title = f"Figure 7: input scaled by s, {'with' if clip else 'without'} clipping"
+        ylabel = "FGSM accuracy (dashed: margin)"
+        finish_axes(ax, title=title, xlabel="ε (L∞)", ylabel=ylabel, ylim=_ACCURACY["ylim"])
+    caption = (
+        "Figure 7: FGSM accuracy of the ReLU model fed s·x, without and with clipping to [0, 1] "
+        "(dashed: logit-margin FGSM)."
     )
+    figures.append(figure_entry(fig, out, "fig7_scaling.png", caption))
 
     fig, ax = plt.subplots(figsize=(6, 4))
     curves = {(c["alpha"], c["attack"]): c["accuracy"] for c in results["curves"]}
     for s in results["surrogate"]:
         line = ax.plot(eps, s["pgd"], "o-", label=f"α={s['alpha']:g} surrogate PGD")[0]
         ax.plot(eps, curves[(s["alpha"], "pgd")], ":", color=line.get_color())
-    ax.set(
-        title="Figure 8: surrogate transfer (dotted: white-box PGD)",
-        xlabel="ε (L∞)",
-        ylabel="accuracy",
-        ylim=(-0.02, 1.02),
+    title = "Figure 8: surrogate transfer (dotted: white-box PGD)"
+    finish_axes(ax, title=title, xlabel="ε (L∞)", **_ACCURACY)
+    caption = (
+        "Figure 8: PGD crafted on a surrogate trained to match the defended logits, evaluated on the "
+        "defended model (dotted: white-box PGD on it)."
     )
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
-    figures.append(
-        {
-            "file": save_figure(fig, out, "fig8_surrogate.png"),
-            "caption": "Figure 8: PGD crafted on a surrogate trained to match the defended logits, "
-            "evaluated on the defended model (dotted: white-box PGD on it).",
-        }
-    )
+    figures.append(figure_entry(fig, out, "fig8_surrogate.png", caption))
 
     n = len(results["tsne"])
     fig, axes3 = plt.subplots(1, n, figsize=(3 * n, 3), squeeze=False)
@@ -135,10 +108,6 @@ def render(results: dict[str, Any], out_dir: str | Path) -> list[Any]:
         xy = list(zip(*t["coords"], strict=False))
         ax.scatter(xy[0], xy[1], c=t["labels"], cmap="tab10", s=6, vmin=0, vmax=9)
         ax.set(title=f"α={t['alpha']:g} (sil. {t['silhouette_tsne']:.2f})", xticks=[], yticks=[])
-    figures.append(
-        {
-            "file": save_figure(fig, out, "fig9_tsne.png"),
-            "caption": f"Figure 9: t-SNE of the last hidden layer for α ∈ {alphas}, coloured by true label.",
-        }
-    )
+    caption = f"Figure 9: t-SNE of the last hidden layer for α ∈ {alphas}, coloured by true label."
+    figures.append(figure_entry(fig, out, "fig9_tsne.png", caption))
     return figures
