@@ -170,15 +170,19 @@ class Target(NamedTuple):
 
     #: The resolved device.
     device: torch.device
-    #: The model spec and the dataset (given, else the checkpoint's, else the defaults).
+    #: The model spec: the given one, else the checkpoint's, else the default.
     model: str
+    #: The dataset: the given one, else the checkpoint's, else the default.
     dataset: str
-    #: ``dataset_info`` of the dataset, and its first ``n_eval`` test images and labels.
+    #: ``dataset_info`` of the dataset.
     info: dict[str, Any]
+    #: The first ``n_eval`` test images.
     x: np.ndarray
+    #: Their labels.
     y: np.ndarray
-    #: The model with its weights (eval mode) and the checkpoint's metadata.
+    #: The model with its weights, in eval mode.
     net: nn.Module
+    #: The checkpoint's metadata (``{}`` without weights).
     metadata: dict[str, Any]
 
 
