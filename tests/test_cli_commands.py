@@ -76,6 +76,8 @@ def test_tune_and_detect(checkpoint: Path, tmp_path: Path, capsys: pytest.Captur
                 "kappa=0.3",
                 "--attack",
                 "fgsm",
+                "--adaptive-steps",
+                "5",
                 "--n-eval",
                 "120",
                 "--out",

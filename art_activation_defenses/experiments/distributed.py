@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 from art.estimators.classification import PyTorchClassifier
 
-from art_activation_defenses.experiments.runner import cell_key
+from art_activation_defenses.experiments.runner import Compute, Done, cell_key
 
 __all__ = ["RayExecutor", "CellFailedError", "dumps_compute", "loads_compute"]
 
@@ -132,8 +132,8 @@ class RayExecutor:
     def map(
         self,
         cells: list[dict[str, Any]],
-        compute: Callable[[Mapping[str, Any]], Mapping[str, Any]],
-        done: Callable[[Mapping[str, Any], Mapping[str, Any], float], None],
+        compute: Compute,
+        done: Done,
     ) -> None:
         """Compute ``cells`` on the workers (at most :attr:`slots` in flight, submitted in order) and
         call ``done(cell, result, seconds)`` here as each finishes.

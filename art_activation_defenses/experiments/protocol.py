@@ -152,7 +152,7 @@ class Paper:
     :param data: ``run -> Data``; the default loads ``cfg["dataset"]`` (train split limited to
         ``cfg["n_train"]``, the first ``cfg["n_val"]`` of it held out, the first ``cfg["n_eval"]``
         test images as the evaluation set).
-    :param figures: ``(stored results, out folder) -> [file names]``, drawn from the JSON only.
+    :param figures: ``(stored results, out folder) -> [{"file", "caption"}]``, drawn from the JSON only.
     :param claims: ``data -> [Claim]``: the paper's quantitative claims; the runner judges them
         into the claims ledger (``results["claims"]``, ``claims.md``).
     """
@@ -169,7 +169,7 @@ class Paper:
     models: Callable[[Run], Mapping[str, ModelRecipe]] | None = None
     prepare: Callable[[Run], None] | None = None
     data: Callable[[Run], Data] | None = None
-    figures: Callable[[dict[str, Any], Path], list[str]] | None = None
+    figures: Callable[[dict[str, Any], Path], list[Any]] | None = None
     claims: Callable[[dict[str, Any]], Sequence[Claim]] | None = None
 
     @property

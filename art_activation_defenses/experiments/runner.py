@@ -39,6 +39,8 @@ __all__ = [
     "cached_model",
     "ExperimentContext",
     "Executor",
+    "Compute",
+    "Done",
     "SerialExecutor",
     "run_paper",
 ]
@@ -201,14 +203,20 @@ def run_grid(
     return [store.get(c) for c in grid]
 
 
+#: ``cell -> result``: what an executor runs.
+Compute = Callable[[Mapping[str, Any]], Mapping[str, Any]]
+#: ``(cell, result, seconds) -> None``: called in the driver for each finished cell (it stores it).
+Done = Callable[[Mapping[str, Any], Mapping[str, Any], float], None]
+
+
 class Executor(Protocol):
     """Runs cells: calls ``done(cell, result, seconds)`` in the calling process for each finished one."""
 
     def map(
         self,
         cells: list[dict[str, Any]],
-        compute: Callable[[Mapping[str, Any]], Mapping[str, Any]],
-        done: Callable[[Mapping[str, Any], Mapping[str, Any], float], None],
+        compute: Compute,
+        done: Done,
     ) -> None: ...
 
 
@@ -218,8 +226,8 @@ class SerialExecutor:
     def map(
         self,
         cells: list[dict[str, Any]],
-        compute: Callable[[Mapping[str, Any]], Mapping[str, Any]],
-        done: Callable[[Mapping[str, Any], Mapping[str, Any], float], None],
+        compute: Compute,
+        done: Done,
     ) -> None:
         for cell in cells:
             start = time.perf_counter()
@@ -315,6 +323,8 @@ class ExperimentContext:
             "package_version": _package_version(),
             "torch": env["torch"],
             "adversarial-robustness-toolbox": env["adversarial-robustness-toolbox"],
+            # another thread count reorders floating-point sums: other numbers, so other cells
+            "torch_threads": env["torch_threads"],
             **dict(settings or {}),
         }
         self.store = CellStore(

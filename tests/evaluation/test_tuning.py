@@ -4,8 +4,6 @@ input, the numbers of the former ``defences.tune_kappa`` and its deprecated alia
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -234,15 +232,30 @@ def test_deprecated_aliases_warn_once_and_are_the_same_function(monkeypatch: pyt
         defences.no_such_name  # noqa: B018
 
 
-def test_importing_defences_does_not_import_evaluation() -> None:
-    code = (
-        "import sys, warnings; warnings.simplefilter('error', DeprecationWarning); "
-        "import art_activation_defenses.defences as d; "
-        "assert not [m for m in sys.modules if m.startswith('art_activation_defenses.evaluation')]; "
-        "import art_activation_defenses.metrics; "
-        "assert not [m for m in sys.modules if m.startswith('art_activation_defenses.evaluation')]; "
-        "from art_activation_defenses.defences import *; "  # the aliases are not in __all__: no warning
-        "import art_activation_defenses as a; from art_activation_defenses.evaluation import tune_kappa; "
-        "assert a.tune_kappa is tune_kappa"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+def test_defences_and_metrics_do_not_import_evaluation() -> None:
+    """Layers: nothing in defences/ or metrics/ imports evaluation at import time; the one sanctioned
+    exception is the lazy import inside the deprecation aliases' module ``__getattr__``."""
+    import ast
+
+    import art_activation_defenses
+
+    root = Path(art_activation_defenses.__file__).parent
+    offenders = []
+    for path in sorted([*root.glob("defences/*.py"), *root.glob("metrics/*.py")]):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef) and node.name == "__getattr__":
+                continue
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = (
+                    [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+                )
+                if any(n.startswith("art_activation_defenses.evaluation") for n in names):
+                    inside = [
+                        f.name
+                        for f in ast.walk(tree)
+                        if isinstance(f, ast.FunctionDef) and f.name == "__getattr__" and node in ast.walk(f)
+                    ]
+                    if not inside:
+                        offenders.append(f"{path.name}:{node.lineno}")
+    assert offenders == []

@@ -154,6 +154,6 @@ SPEC = Paper(
     ),
     models=recipes,
     prepare=prepare,
-    figures=render,  # type: ignore[arg-type]  # returns {"file", "caption"} dicts, as the runner stores
+    figures=render,
     claims=claims,
 )

@@ -108,6 +108,6 @@ SPEC = Paper(
     summary=summary,
     notes=notes,
     title=_title,
-    figures=render,  # type: ignore[arg-type]  # (it returns {"file", "caption"} dicts)
+    figures=render,
     claims=claims,
 )

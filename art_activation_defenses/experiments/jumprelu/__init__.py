@@ -240,6 +240,6 @@ SPEC = Paper(
     summary=tab.summary,
     notes=tab.notes,
     title=tab.title,
-    figures=render,  # type: ignore[arg-type]  # returns {"file", "caption"} per figure
+    figures=render,
     claims=tab.claims,
 )  # fmt: skip

@@ -28,6 +28,7 @@ from torch import nn
 from art_activation_defenses._device import art_device_type, place_classifier
 from art_activation_defenses.activations import RetrofitActivation
 from art_activation_defenses.attacks import RFGSM, DeepFool, StepLL
+from art_activation_defenses.defences import seeded
 from art_activation_defenses.estimators import RetrofitClassifier
 from art_activation_defenses.evaluation import Loss, audit_cell, gradient_mode, pgd, train_surrogate
 from art_activation_defenses.experiments.protocol import Run
@@ -380,10 +381,12 @@ def fig4_cell(run: Run, cell: Cell) -> dict[str, Any]:
             x_adv = _art_fgsm(run, clf, eps, norm=2 if attack == "fgm_l2" else np.inf)
         elif attack in ("pgd_linf", "pgd_l2", "bim_linf", "bim_l2"):
             steps = cfg["pgd_steps"] if attack.startswith("pgd") else cfg["bim_steps"]
-            x_adv = ProjectedGradientDescent(
-                clf, norm=np.inf if attack.endswith("linf") else 2, eps=eps, eps_step=2.5 * eps / steps,
-                max_iter=steps, num_random_init=int(attack.startswith("pgd")), batch_size=bs, verbose=False,
-            ).generate(x, y=_onehot(run))  # fmt: skip
+            with seeded(run.seed):  # ART's random start draws from numpy's global generator: seeded, put back
+                x_adv = ProjectedGradientDescent(
+                    clf, norm=np.inf if attack.endswith("linf") else 2, eps=eps, eps_step=2.5 * eps / steps,
+                    max_iter=steps, num_random_init=int(attack.startswith("pgd")), batch_size=bs,
+                    verbose=False,
+                ).generate(x, y=_onehot(run))  # fmt: skip
         elif attack == "vat":
             x_adv = np.clip(x + eps * direction, 0.0, 1.0).astype(np.float32)
         elif attack == "uniform_linf":
