@@ -129,12 +129,7 @@ class RayExecutor:
         share = min(1.0, gpus / self.slots) if gpus else 0.0
         self.gpus_per_task = float(gpus_per_task) if gpus_per_task is not None else share
 
-    def map(
-        self,
-        cells: list[dict[str, Any]],
-        compute: Compute,
-        done: Done,
-    ) -> None:
+    def map(self, cells: list[dict[str, Any]], compute: Compute, done: Done) -> None:
         """Compute ``cells`` on the workers (at most :attr:`slots` in flight, submitted in order) and
         call ``done(cell, result, seconds)`` here as each finishes.
 

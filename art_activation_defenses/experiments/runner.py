@@ -212,23 +212,13 @@ Done = Callable[[Mapping[str, Any], Mapping[str, Any], float], None]
 class Executor(Protocol):
     """Runs cells: calls ``done(cell, result, seconds)`` in the calling process for each finished one."""
 
-    def map(
-        self,
-        cells: list[dict[str, Any]],
-        compute: Compute,
-        done: Done,
-    ) -> None: ...
+    def map(self, cells: list[dict[str, Any]], compute: Compute, done: Done) -> None: ...
 
 
 class SerialExecutor:
     """One cell after another, in this process (the default)."""
 
-    def map(
-        self,
-        cells: list[dict[str, Any]],
-        compute: Compute,
-        done: Done,
-    ) -> None:
+    def map(self, cells: list[dict[str, Any]], compute: Compute, done: Done) -> None:
         for cell in cells:
             start = time.perf_counter()
             result = compute(cell)
