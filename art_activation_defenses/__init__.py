@@ -4,6 +4,14 @@ Swap the ReLUs of an already trained PyTorch model for JumpReLU, bounded/capped 
 sloped ReLU, wrap it as an ART classifier, attack it with ART and with the attacks ART
 lacks, and measure honestly what the swap buys.
 
+Layers, each importing only those to its left (``docs/architecture.md`` has the module map)::
+
+    activations -> estimators -> attacks / detectors / defences -> metrics -> evaluation -> experiments -> cli
+
+with leaf helpers used by all: ``_validation`` (argument checks), ``_device`` (``auto``/``cpu``/
+``cuda[:N]``), ``models``, ``data``, ``training``. A reproduction is a declarative
+``experiments.protocol.Paper`` spec executed by ``experiments.runner.run_paper``.
+
 The public names are imported lazily so that ``import art_activation_defenses`` stays
 cheap; ``from art_activation_defenses import X`` works as usual.
 """
