@@ -8,6 +8,7 @@ variables are set before torch is imported where this file is the first to impor
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
@@ -45,3 +46,19 @@ def tiny_model(digits: tuple[np.ndarray, ...]) -> nn.Module:
         nn.functional.cross_entropy(model(xt), yt).backward()
         opt.step()
     return model.eval()
+
+
+@pytest.fixture()
+def checkpoint(tmp_path: Path) -> Path:
+    """An (untrained) lenet-like checkpoint for digits with the metadata ``train`` writes (CLI tests;
+    a module may override it with a trained one)."""
+    from art_activation_defenses.models import build_model
+    from art_activation_defenses.training import save_checkpoint
+
+    path = tmp_path / "m.pt"
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = build_model("lenet-like", (1, 8, 8), 10)
+    meta = {"model": "lenet-like", "dataset": "digits", "input_shape": [1, 8, 8], "nb_classes": 10}
+    save_checkpoint(model, path, metadata=meta)
+    return path

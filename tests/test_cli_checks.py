@@ -29,16 +29,6 @@ def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
 
 
 @pytest.fixture()
-def checkpoint(tmp_path: Path) -> Path:
-    """An (untrained) lenet-like checkpoint for digits with the metadata ``train`` writes."""
-    path = tmp_path / "m.pt"
-    torch.manual_seed(0)
-    meta = {"model": "lenet-like", "dataset": "digits", "input_shape": [1, 8, 8], "nb_classes": 10}
-    save_checkpoint(build_model("lenet-like", (1, 8, 8), 10), path, metadata=meta)
-    return path
-
-
-@pytest.fixture()
 def calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """Replace evaluate_model / tune_model by stubs that record their arguments."""
     seen: list[dict[str, Any]] = []

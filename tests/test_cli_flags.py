@@ -17,23 +17,12 @@ from art_activation_defenses import experiments
 from art_activation_defenses.activations import modules
 from art_activation_defenses.cli import build_parser, main
 from art_activation_defenses.experiments import commands, demo
-from art_activation_defenses.models import build_model
-from art_activation_defenses.training import save_checkpoint
 
 
 def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
     err = capsys.readouterr().err.strip()
     assert "Traceback" not in err and len(err.splitlines()) == 1, err
     return err
-
-
-@pytest.fixture()
-def checkpoint(tmp_path: Path) -> Path:
-    path = tmp_path / "m.pt"
-    torch.manual_seed(0)
-    meta = {"model": "lenet-like", "dataset": "digits", "input_shape": [1, 8, 8], "nb_classes": 10}
-    save_checkpoint(build_model("lenet-like", (1, 8, 8), 10), path, metadata=meta)
-    return path
 
 
 @pytest.fixture()
