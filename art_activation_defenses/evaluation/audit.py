@@ -18,6 +18,7 @@ from art.estimators.classification import PyTorchClassifier
 from torch import nn
 from tqdm.auto import tqdm
 
+from art_activation_defenses._device import Device, place_classifier
 from art_activation_defenses._validation import check_array, check_in_clip, check_labels, check_scalar
 from art_activation_defenses.estimators.retrofit_classifier import RetrofitClassifier
 from art_activation_defenses.evaluation import indicators as ind
@@ -87,6 +88,7 @@ def _audit(
     batch_size: int = 128,
     seed: int = 0,
     verbose: bool = True,
+    device: Device = None,
 ) -> dict[str, Any]:
     """
     Audit an activation defence against an attack ensemble (L∞ or L2) and report the per-sample
@@ -132,11 +134,18 @@ def _audit(
     :param checks: Run ``gradient_masking_checks`` on up to 256 samples (default True).
     :param batch_size: Batch size (128). :param seed: Seed of every random draw (0).
     :param verbose: Progress bar over the columns.
+    :param device: ``None`` (default): run where ``defended`` lives. Else (``"auto"``, ``"cpu"``,
+        ``"cuda"``, ``"cuda:N"``) ``defended`` and an ART ``original`` are first moved there (their
+        models with them); the transfer source and the surrogate follow ``defended``'s device.
     :return: Plain dict: ``robust_accuracy``, ``robust_interval``, ``ensemble`` (per column accuracy,
         interval, ``broke_alone``), ``masking``, ``indicators``, ``minimal``, ``rows``/``columns``
         (legacy FGSM/PGD table), ``clean_accuracy``, ``flagged``, ``verdict``, ``settings``, ...
     """
     start = time.perf_counter()
+    if device is not None and isinstance(defended, PyTorchClassifier):
+        place_classifier(defended, device)
+        if isinstance(original, PyTorchClassifier):
+            place_classifier(original, device)
     if not isinstance(defended, PyTorchClassifier):
         raise ValueError(f"`defended` must be an ART PyTorchClassifier, got {type(defended).__name__}.")
     x_np, y_np = _check_xy(defended, x, y, "x")

@@ -13,7 +13,7 @@ from art.estimators.classification import PyTorchClassifier
 from torch import nn
 
 from art_activation_defenses import RetrofitClassifier
-from art_activation_defenses.evaluation import audit_cell, train_surrogate, tune_kappa
+from art_activation_defenses.evaluation import audit, audit_cell, train_surrogate, tune_kappa
 from art_activation_defenses.evaluation._attacks import as_classifier
 from art_activation_defenses.experiments import DemoConfig
 
@@ -64,3 +64,16 @@ def test_cells_on_the_gpu_match_the_cpu(tiny_model: nn.Module, digits: Digits) -
         assert cell_gpu[key] == pytest.approx(cell_cpu[key], abs=2 / len(x)), key  # a sample or two
     assert res_gpu["accuracy"] == pytest.approx(res_cpu["accuracy"], abs=2 / len(x))
     assert res_gpu["rho"] == pytest.approx(res_cpu["rho"], rel=0.05)
+
+
+def test_audit_device_cpu_equals_default_and_cuda_is_refused(tiny_model: nn.Module, digits: Digits) -> None:
+    x, y = digits[2][:24], digits[3][:24]
+    kw = {"eps": 0.1, "budget": "quick", "attacks": ("pgd",), "minimal": False, "checks": False,
+          "verbose": False, "seed": 0}  # fmt: skip
+    plain = audit(_retrofit(copy.deepcopy(tiny_model), kappa=0.3), tiny_model, x, y, **kw)
+    on_cpu = audit(_retrofit(copy.deepcopy(tiny_model), kappa=0.3), tiny_model, x, y, device="cpu", **kw)
+    assert on_cpu["per_sample_robust"] == plain["per_sample_robust"]
+    assert on_cpu["ensemble"] == plain["ensemble"]
+    if not CUDA:
+        with pytest.raises(ValueError, match="CUDA"):
+            audit(_retrofit(copy.deepcopy(tiny_model), kappa=0.3), tiny_model, x, y, device="cuda", **kw)
