@@ -3,7 +3,8 @@ share with :mod:`art_activation_defenses.metrics` (``LayerTap``, ``default_layer
 ``to_model_input``)."""
 
 from art_activation_defenses.detectors._layers import LayerTap, default_layers, eval_mode, to_model_input
-from art_activation_defenses.detectors.adaptive import AdaptiveLIDAttack, SurrogateLID, lid_verdict
+from art_activation_defenses.detectors.adaptive import AdaptiveLIDAttack, SurrogateLID
+from art_activation_defenses.detectors.adaptive_report import lid_verdict
 from art_activation_defenses.detectors.lid import LIDDetector, TooFewNeighboursError, lid_auc, lid_features
 
 __all__ = [

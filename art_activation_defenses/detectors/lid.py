@@ -377,7 +377,7 @@ def lid_auc(
         raise ValueError(f"`x_noisy` shape {x_noisy.shape} differs from `x_clean` shape {x_clean.shape}.")
     check_scalar(test_size, "test_size", min_val=0, max_val=1, include_boundaries="neither")
     if adaptive:
-        from art_activation_defenses.detectors.adaptive import check_adaptive
+        from art_activation_defenses.detectors.adaptive_report import check_adaptive
 
         adaptive = check_adaptive(adaptive)
     keep = _correct_mask(classifier, x_clean, y)
@@ -437,7 +437,7 @@ def lid_auc(
         "seed": int(seed),
     }
     if adaptive:
-        from art_activation_defenses.detectors.adaptive import adaptive_report, lid_verdict
+        from art_activation_defenses.detectors.adaptive_report import adaptive_report, lid_verdict
 
         labels_kept = classifier.predict(clean).argmax(1) if y is None else _label_indices(y)[keep]
         result["adaptive"] = adaptive_report(

@@ -28,6 +28,7 @@ from art_activation_defenses.evaluation import masking_row
 from art_activation_defenses.experiments.jumprelu import cells
 from art_activation_defenses.experiments.jumprelu import tables as tab
 from art_activation_defenses.experiments.jumprelu.cells import ATTACKS, paper_pgd
+from art_activation_defenses.experiments.jumprelu.claims import claims
 from art_activation_defenses.experiments.jumprelu.figures import render
 from art_activation_defenses.experiments.protocol import Data, ModelRecipe, Paper, Run, Step
 from art_activation_defenses.experiments.runner import default_data
@@ -241,5 +242,5 @@ SPEC = Paper(
     notes=tab.notes,
     title=tab.title,
     figures=render,
-    claims=tab.claims,
+    claims=claims,
 )  # fmt: skip
